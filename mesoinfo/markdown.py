@@ -1,0 +1,72 @@
+"""The one place where text typed by editors becomes HTML.
+
+Markdown (tables allowed) → HTML → sanitised with an nh3 allowlist →
+citation markers resolved to numbered superscripts → safe string.
+
+Citation markers (`[@key]`) contain no HTML-special characters, so they pass
+through Markdown and the sanitiser as plain text; resolving them last means the
+only markup added after sanitising is our own, built with format_html from
+reference numbers.
+"""
+
+import markdown as md
+import nh3
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+
+from references.citations import CitationNumbering, find_keys
+from references.models import Reference
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "dl", "dt", "em",
+    "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "strong", "sub", "sup",
+    "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "ol": {"start"},
+    "th": {"scope", "colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+}
+ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
+
+# Headings typed in a body ("# Side effects") sit below the page's own <h1>
+# and section <h2>s: Markdown's level 1 becomes <h3>.
+_EXTENSIONS = ["tables", "sane_lists", "toc"]
+_EXTENSION_CONFIGS = {"toc": {"baselevel": 3, "anchorlink": False, "permalink": False}}
+
+
+def sanitise(html):
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=ALLOWED_URL_SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def render_markdown(text, citations=None):
+    """Render editor Markdown to safe HTML.
+
+    `citations` is the page's CitationNumbering; markers are numbered in the
+    order this function meets them, so a page renders its parts top to bottom.
+    Without one, markers are left out.
+    """
+    html = sanitise(md.markdown(text or "", extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS))
+    numbering = citations if citations is not None else CitationNumbering(references={})
+    return mark_safe(numbering.resolve(html))  # noqa: S308 - sanitised above, markers are ours
+
+
+def preview(text):
+    """django-markdownx preview: the same pipeline, with this text's own reference list.
+
+    Unknown keys are named in a warning so the editor can fix them before saving.
+    """
+    keys = find_keys(text)
+    citations = CitationNumbering(references={ref.key: ref for ref in Reference.objects.filter(key__in=keys)})
+    body = render_markdown(text, citations)
+    return render_to_string("includes/_preview.html", {"body": body, "citations": citations})

@@ -1,0 +1,308 @@
+from django.db import models
+from django.db.models import Prefetch, Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from markdownx.models import MarkdownxField
+
+from references.models import CitingModel, Reference
+
+CITE_HELP = _(
+    "Markdown. Cite a source right after the fact it supports: [@vogelzang-2003], or several at once: "
+    "[@taub-1997; @ong-1996]. Citations become numbered links to the reference list."
+)
+
+
+class OverviewQuerySet(models.QuerySet):
+    def with_page_content(self):
+        """Everything an overview page shows, in a fixed number of queries."""
+        trials = Trial.objects.select_related("regimen").prefetch_related(
+            "references", "outcomes", "drugs"
+        )
+        return self.prefetch_related(
+            "cites",
+            Prefetch(
+                "sections",
+                queryset=TreatmentOption.objects.prefetch_related("cites", Prefetch("trials", queryset=trials)),
+            ),
+            Prefetch("next_links", queryset=NextLink.objects.select_related("target")),
+        )
+
+
+class Overview(CitingModel):
+    """One public page per clinical situation, e.g. stage IV / recurrent pleural mesothelioma."""
+
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True, help_text=_("Part of the page address."))
+    stage_label = models.CharField(
+        _("stage label"), max_length=100, blank=True, help_text=_("Short label shown above the title, e.g. 'Stage IV / Recurrent'.")
+    )
+    summary = models.TextField(
+        _("summary"),
+        help_text=_("One plain-language paragraph, no Markdown. Shown in lists and to search engines."),
+    )
+    intro = MarkdownxField(_("introduction"), blank=True, help_text=CITE_HELP)
+    position = models.PositiveIntegerField(_("position"), default=0, help_text=_("Lower numbers come first in lists."))
+
+    markdown_fields = ("intro",)
+    objects = OverviewQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "title"]
+        verbose_name = _("overview page")
+        verbose_name_plural = _("overview pages")
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("treatments:overview-detail", args=[self.slug])
+
+
+class NextLink(models.Model):
+    """A "Next:" link at the foot of an overview, to a page that may not exist yet."""
+
+    overview = models.ForeignKey(Overview, on_delete=models.CASCADE, related_name="next_links")
+    label = models.CharField(_("label"), max_length=200, help_text=_("Title of the page to read next."))
+    target = models.ForeignKey(
+        Overview,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("links to"),
+        help_text=_("Leave empty while the page does not exist: readers then see the title without a link."),
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("next link")
+        verbose_name_plural = _("next links")
+
+    def __str__(self):
+        return self.label
+
+
+class Drug(CitingModel):
+    generic_name = models.CharField(_("generic name"), max_length=120, unique=True, help_text=_("e.g. pemetrexed"))
+    brand_names = models.CharField(
+        _("brand names"),
+        max_length=255,
+        blank=True,
+        help_text=_("Comma-separated, without the ® sign (it is added on the site), e.g. Alimta."),
+    )
+    slug = models.SlugField(_("slug"), max_length=120, unique=True)
+    drug_class = models.CharField(
+        _("drug class"), max_length=200, blank=True, help_text=_("Only what a cited source says, e.g. 'ribonuclease'.")
+    )
+    how_it_works = MarkdownxField(_("how it works"), blank=True, help_text=CITE_HELP)
+    approval_note = MarkdownxField(
+        _("approval for mesothelioma"),
+        blank=True,
+        help_text=_("Markdown. What the sources say about approval, with its date and a citation."),
+    )
+
+    markdown_fields = ("how_it_works", "approval_note")
+
+    class Meta:
+        ordering = ["generic_name"]
+        verbose_name = _("drug")
+        verbose_name_plural = _("drugs")
+
+    def __str__(self):
+        brands = ", ".join(self.brand_names_display)
+        return f"{self.generic_name} ({brands})" if brands else self.generic_name
+
+    def get_absolute_url(self):
+        return reverse("treatments:drug-detail", args=[self.slug])
+
+    @property
+    def brand_names_display(self):
+        """Brand names with their registered-trademark sign: ['Alimta®']."""
+        return [f"{name.strip().rstrip('®')}®" for name in self.brand_names.split(",") if name.strip()]
+
+    def trials(self):
+        return (
+            Trial.objects.filter(Q(drugs=self) | Q(regimen__drugs=self))
+            .distinct()
+            .select_related("regimen")
+            .prefetch_related("references", "outcomes")
+        )
+
+
+class Regimen(models.Model):
+    """A named combination of drugs, given in order."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True, help_text=_("e.g. pemetrexed + cisplatin"))
+    drugs = models.ManyToManyField(Drug, through="RegimenDrug", related_name="regimens", verbose_name=_("drugs"))
+    is_standard = models.BooleanField(
+        _("standard regimen"),
+        default=False,
+        help_text=_("Tick only when the cited sources call this the standard regimen."),
+    )
+    note = models.CharField(_("note"), max_length=255, blank=True, help_text=_("e.g. 'given one after the other'."))
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("regimen")
+        verbose_name_plural = _("regimens")
+
+    def __str__(self):
+        return self.name
+
+
+class RegimenDrug(models.Model):
+    regimen = models.ForeignKey(Regimen, on_delete=models.CASCADE, related_name="regimen_drugs")
+    drug = models.ForeignKey(Drug, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("drug in regimen")
+        verbose_name_plural = _("drugs in regimen")
+        constraints = [models.UniqueConstraint(fields=["regimen", "drug"], name="regimen_drug_once")]
+
+    def __str__(self):
+        return f"{self.regimen}: {self.drug}"
+
+
+class Trial(CitingModel):
+    class Phase(models.TextChoices):
+        PHASE_1 = "1", _("Phase I")
+        PHASE_1B = "1b", _("Phase Ib")
+        PHASE_2 = "2", _("Phase II")
+        PHASE_3 = "3", _("Phase III")
+
+    class Status(models.TextChoices):
+        RECRUITING = "recruiting", _("Recruiting")
+        ACTIVE = "active", _("Active, not recruiting")
+        COMPLETED = "completed", _("Completed")
+        TERMINATED = "terminated", _("Stopped early")
+
+    title = models.CharField(_("title"), max_length=300, help_text=_("Plain-language name of the study."))
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    phase = models.CharField(_("phase"), max_length=4, choices=Phase, blank=True)
+    design = models.CharField(
+        _("design"), max_length=300, blank=True, help_text=_("e.g. 'multicenter, compared with cisplatin alone'.")
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status, blank=True)
+    patient_count = models.PositiveIntegerField(
+        _("number of patients"), null=True, blank=True, help_text=_("Leave empty if the sources do not give it.")
+    )
+    regimen = models.ForeignKey(
+        Regimen, on_delete=models.PROTECT, null=True, blank=True, related_name="trials", verbose_name=_("regimen")
+    )
+    drugs = models.ManyToManyField(
+        Drug,
+        blank=True,
+        related_name="single_drug_trials",
+        verbose_name=_("drugs"),
+        help_text=_("For studies of drugs not given as a named regimen."),
+    )
+    summary = MarkdownxField(_("summary"), blank=True, help_text=CITE_HELP)
+    references = models.ManyToManyField(
+        Reference,
+        blank=True,
+        related_name="trials",
+        verbose_name=_("reported in"),
+        help_text=_("The publications that report this study; cited in trial tables."),
+    )
+
+    markdown_fields = ("summary",)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name = _("trial")
+        verbose_name_plural = _("trials")
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("treatments:trial-detail", args=[self.slug])
+
+    @property
+    def key_result(self):
+        """The outcome marked for trial tables (uses prefetched outcomes)."""
+        return next((outcome for outcome in self.outcomes.all() if outcome.is_key_result), None)
+
+    def treatment_label(self):
+        """What was given: the regimen's name, or the drugs' generic names."""
+        if self.regimen_id:
+            return self.regimen.name
+        return " + ".join(drug.generic_name for drug in self.drugs.all())
+
+
+class TrialOutcome(models.Model):
+    """One result of a trial, e.g. 'stable disease — all patients — 35 of 81'."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="outcomes")
+    measure = models.CharField(_("measure"), max_length=200, help_text=_("e.g. 'Alive at 1 year'"))
+    population = models.CharField(
+        _("population"), max_length=200, blank=True, help_text=_("Who it applies to, e.g. 'the 41 patients who responded'.")
+    )
+    value = models.CharField(_("value"), max_length=100, help_text=_("As reported, e.g. '35 of 81' or '42%'."))
+    is_key_result = models.BooleanField(
+        _("key result"), default=False, help_text=_("Show this result in the overview's trial table.")
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("outcome")
+        verbose_name_plural = _("outcomes")
+
+    def __str__(self):
+        return f"{self.measure}: {self.value}"
+
+
+class TreatmentOption(CitingModel):
+    """A section of an overview page: one way of treating, or one line of research."""
+
+    class Modality(models.TextChoices):
+        CHEMOTHERAPY = "chemotherapy", _("Chemotherapy")
+        IMMUNOTHERAPY = "immunotherapy", _("Immunotherapy")
+        SURGERY = "surgery", _("Surgery")
+        RADIATION = "radiation", _("Radiation therapy")
+        SUPPORTIVE = "supportive", _("Supportive care")
+        RESEARCH = "research", _("Research and new approaches")
+
+    overview = models.ForeignKey(Overview, on_delete=models.CASCADE, related_name="sections")
+    modality = models.CharField(_("modality"), max_length=20, choices=Modality)
+    heading = models.CharField(_("heading"), max_length=200)
+    slug = models.SlugField(
+        _("anchor"), max_length=100, help_text=_("Used in the page address to jump to this section, e.g. 'surgery'.")
+    )
+    body = MarkdownxField(_("body"), help_text=CITE_HELP)
+    drugs = models.ManyToManyField(
+        Drug,
+        blank=True,
+        related_name="sections",
+        verbose_name=_("drugs discussed"),
+        help_text=_("Drugs this section talks about; their drug pages link back here."),
+    )
+    trials = models.ManyToManyField(
+        Trial,
+        blank=True,
+        related_name="sections",
+        verbose_name=_("trials table"),
+        help_text=_("Trials shown as a table at the end of this section."),
+    )
+    trials_caption = models.CharField(
+        _("trials table caption"), max_length=200, blank=True, help_text=_("Title of the trials table.")
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    markdown_fields = ("body",)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("treatment option")
+        verbose_name_plural = _("treatment options")
+        constraints = [models.UniqueConstraint(fields=["overview", "slug"], name="section_slug_unique_per_page")]
+
+    def __str__(self):
+        return f"{self.overview}: {self.heading}"
+
+    def get_absolute_url(self):
+        return f"{self.overview.get_absolute_url()}#{self.slug}"

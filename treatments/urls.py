@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "treatments"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("treatment/<slug:slug>/", views.overview_detail, name="overview-detail"),
+    path("drugs/", views.DrugListView.as_view(), name="drug-list"),
+    path("drugs/<slug:slug>/", views.DrugDetailView.as_view(), name="drug-detail"),
+    path("trials/", views.TrialListView.as_view(), name="trial-list"),
+    path("trials/<slug:slug>/", views.TrialDetailView.as_view(), name="trial-detail"),
+]
