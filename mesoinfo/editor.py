@@ -28,7 +28,9 @@ class VerifiedImageForm(ImageForm):
                 image.verify()
                 image_format = image.format
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise ValidationError("This file is not a picture we can read. Upload a JPEG, PNG, GIF or WebP image.") from exc
+            raise ValidationError(
+                "This file is not a picture we can read. Upload a JPEG, PNG, GIF or WebP image."
+            ) from exc
         if image_format not in IMAGE_FORMATS:
             raise ValidationError("Only JPEG, PNG, GIF and WebP images can be uploaded.")
         upload.seek(0)

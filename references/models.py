@@ -15,9 +15,7 @@ class Reference(models.Model):
         _("citation key"),
         max_length=80,
         unique=True,
-        validators=[
-            RegexValidator(r"^[a-z0-9][a-z0-9_-]*$", _("Use lower-case letters, numbers and hyphens only."))
-        ],
+        validators=[RegexValidator(r"^[a-z0-9][a-z0-9_-]*$", _("Use lower-case letters, numbers and hyphens only."))],
         help_text=_(
             "Short name used to cite this work in any text box, e.g. vogelzang-2003. "
             "Write [@vogelzang-2003] where the fact appears. Lower case, numbers and hyphens."
@@ -53,7 +51,9 @@ class Reference(models.Model):
         _("DOI"),
         max_length=255,
         blank=True,
-        validators=[RegexValidator(r"^10\.\S+/\S+$", _("A DOI starts with 10. and has a slash, e.g. 10.1200/JCO.2003.11.136."))],
+        validators=[
+            RegexValidator(r"^10\.\S+/\S+$", _("A DOI starts with 10. and has a slash, e.g. 10.1200/JCO.2003.11.136."))
+        ],
         help_text=_("Digital Object Identifier without https://doi.org/. Leave empty unless verified."),
     )
     url = models.URLField(_("URL"), blank=True, help_text=_("Only when there is no PMID or DOI."))
@@ -130,6 +130,10 @@ class CitingModel(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.cites.set(Reference.objects.filter(key__in=self.cited_keys()))
+
     def cited_keys(self):
         keys = []
         for name in self.markdown_fields:
@@ -149,7 +153,3 @@ class CitingModel(models.Model):
                 ) % {"keys": ", ".join(unknown)}
         if errors:
             raise ValidationError(errors)
-
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        self.cites.set(Reference.objects.filter(key__in=self.cited_keys()))

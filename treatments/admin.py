@@ -108,4 +108,15 @@ class TrialAdmin(admin.ModelAdmin):
     autocomplete_fields = ["regimen", "drugs", "references"]
     formfield_overrides = MARKDOWN_EDITOR
     inlines = [TrialOutcomeInline]
-    fields = ["title", "slug", "phase", "design", "status", "patient_count", "regimen", "drugs", "summary", "references"]
+    fields = [
+        "title",
+        "slug",
+        "phase",
+        "design",
+        "status",
+        "patient_count",
+        "regimen",
+        "drugs",
+        "summary",
+        "references",
+    ]

@@ -15,9 +15,7 @@ CITE_HELP = _(
 class OverviewQuerySet(models.QuerySet):
     def with_page_content(self):
         """Everything an overview page shows, in a fixed number of queries."""
-        trials = Trial.objects.select_related("regimen").prefetch_related(
-            "references", "outcomes", "drugs"
-        )
+        trials = Trial.objects.select_related("regimen").prefetch_related("references", "outcomes", "drugs")
         return self.prefetch_related(
             "cites",
             Prefetch(
@@ -34,7 +32,10 @@ class Overview(CitingModel):
     title = models.CharField(_("title"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=200, unique=True, help_text=_("Part of the page address."))
     stage_label = models.CharField(
-        _("stage label"), max_length=100, blank=True, help_text=_("Short label shown above the title, e.g. 'Stage IV / Recurrent'.")
+        _("stage label"),
+        max_length=100,
+        blank=True,
+        help_text=_("Short label shown above the title, e.g. 'Stage IV / Recurrent'."),
     )
     summary = models.TextField(
         _("summary"),
@@ -239,7 +240,10 @@ class TrialOutcome(models.Model):
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="outcomes")
     measure = models.CharField(_("measure"), max_length=200, help_text=_("e.g. 'Alive at 1 year'"))
     population = models.CharField(
-        _("population"), max_length=200, blank=True, help_text=_("Who it applies to, e.g. 'the 41 patients who responded'.")
+        _("population"),
+        max_length=200,
+        blank=True,
+        help_text=_("Who it applies to, e.g. 'the 41 patients who responded'."),
     )
     value = models.CharField(_("value"), max_length=100, help_text=_("As reported, e.g. '35 of 81' or '42%'."))
     is_key_result = models.BooleanField(
