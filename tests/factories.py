@@ -1,0 +1,64 @@
+"""Lean builders for test content: each makes one valid record, overridable by keyword."""
+
+import itertools
+
+from references.models import Reference
+from treatments.models import Drug, Overview, Regimen, RegimenDrug, TreatmentOption, Trial, TrialOutcome
+
+_seq = itertools.count(1)
+
+
+def make_reference(**fields):
+    n = next(_seq)
+    fields.setdefault("key", f"author-{2000 + n}")
+    fields.setdefault("authors", f"Author{n} AB, Other CD")
+    fields.setdefault("title", f"A study number {n}")
+    fields.setdefault("source", "J Test Med")
+    fields.setdefault("year", 2000 + n % 20)
+    return Reference.objects.create(**fields)
+
+
+def make_overview(**fields):
+    n = next(_seq)
+    fields.setdefault("title", f"Overview {n}")
+    fields.setdefault("slug", f"overview-{n}")
+    fields.setdefault("summary", f"Summary of overview {n}.")
+    return Overview.objects.create(**fields)
+
+
+def make_section(overview, **fields):
+    n = next(_seq)
+    fields.setdefault("modality", TreatmentOption.Modality.CHEMOTHERAPY)
+    fields.setdefault("heading", f"Section {n}")
+    fields.setdefault("slug", f"section-{n}")
+    fields.setdefault("body", f"Body of section {n}.")
+    fields.setdefault("position", n)
+    return TreatmentOption.objects.create(overview=overview, **fields)
+
+
+def make_drug(**fields):
+    n = next(_seq)
+    fields.setdefault("generic_name", f"drugamab{n}")
+    fields.setdefault("slug", f"drugamab{n}")
+    return Drug.objects.create(**fields)
+
+
+def make_regimen(*drugs, **fields):
+    fields.setdefault("name", " + ".join(d.generic_name for d in drugs) or f"Regimen {next(_seq)}")
+    regimen = Regimen.objects.create(**fields)
+    for position, drug in enumerate(drugs, 1):
+        RegimenDrug.objects.create(regimen=regimen, drug=drug, position=position)
+    return regimen
+
+
+def make_trial(references=(), outcomes=(), **fields):
+    n = next(_seq)
+    fields.setdefault("title", f"Trial {n}")
+    fields.setdefault("slug", f"trial-{n}")
+    trial = Trial.objects.create(**fields)
+    trial.references.set(references)
+    for position, (measure, population, value, is_key) in enumerate(outcomes, 1):
+        TrialOutcome.objects.create(
+            trial=trial, measure=measure, population=population, value=value, is_key_result=is_key, position=position
+        )
+    return trial

@@ -1,0 +1,80 @@
+import re
+
+import pytest
+
+from mesoinfo.markdown import preview, render_markdown
+from references.citations import CitationNumbering
+from tests.factories import make_reference
+
+DANGEROUS = [
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=//x.test/x.js></SCRIPT>",
+    '<img src="x" onerror="alert(1)">',
+    '<a href="javascript:alert(1)">x</a>',
+    '<a href="JaVaScRiPt:alert(1)">x</a>',
+    '<a href="&#106;avascript:alert(1)">x</a>',
+    '<a href="data:text/html;base64,PHNjcmlwdD4=">x</a>',
+    "[click](javascript:alert(1))",
+    "![img](data:image/svg+xml;base64,PHN2Zz4=)",
+    '<iframe src="https://x.test"></iframe>',
+    "<style>body{display:none}</style>",
+    '<p style="background:url(javascript:alert(1))">x</p>',
+    '<svg onload="alert(1)"><circle/></svg>',
+    "<math><mtext><script>alert(1)</script></mtext></math>",
+    '<object data="x.swf"></object>',
+    '<form action="https://x.test"><input name="q"></form>',
+    '<meta http-equiv="refresh" content="0;url=https://x.test">',
+    '<base href="https://x.test/">',
+    '<div onmouseover="alert(1)">hover</div>',
+    "<scr<script>ipt>alert(1)</script>",
+    '<a href="vbscript:msgbox(1)">x</a>',
+]
+
+
+@pytest.mark.parametrize("payload", DANGEROUS)
+def test_sanitiser_removes_active_content(payload):
+    html = str(render_markdown(f"Some text.\n\n{payload}\n\nMore text."))
+    lowered = html.lower()
+    for forbidden in ["<script", "<iframe", "<style", "<object", "<form", "<meta", "<base", "<svg", "<math", "<input"]:
+        assert forbidden not in lowered
+    assert not re.search(r"\son\w+\s*=", lowered)
+    assert "javascript:" not in lowered and "vbscript:" not in lowered and "data:" not in lowered
+    assert "style=" not in lowered
+    assert "Some text." in html and "More text." in html
+
+
+def test_markdown_features_kept():
+    text = "# Heading\n\n**bold** _em_ [link](https://example.org/)\n\n- a\n- b\n\n|A|B|\n|-|-|\n|1|2|"
+    html = str(render_markdown(text))
+    assert "<h3>Heading</h3>" in html  # shifted below the page's h1 and section h2s
+    assert "<strong>bold</strong>" in html and "<em>em</em>" in html
+    assert '<a href="https://example.org/" rel="noopener noreferrer">link</a>' in html
+    assert "<ul>" in html and "<table>" in html and "<th>A</th>" in html and "<td>2</td>" in html
+
+
+def test_escaped_text_stays_text():
+    html = str(render_markdown("5 < 6 & AT&T"))
+    assert "5 &lt; 6 &amp; AT&amp;T" in html
+
+
+@pytest.mark.django_db
+def test_citations_resolved_through_pipeline():
+    reference = make_reference(key="smith-2020")
+    numbering = CitationNumbering(references={"smith-2020": reference})
+    html = str(render_markdown("Fact.[@smith-2020]", numbering))
+    assert '<sup class="citation">' in html and 'href="#ref-1"' in html and "[@" not in html
+
+
+def test_marker_inside_html_attribute_cannot_inject():
+    numbering = CitationNumbering(references={})
+    html = str(render_markdown('<a href="[@x]" title="[@x]">t</a> [@x"><script>]', numbering))
+    assert "<script" not in html and "<sup" not in html
+
+
+@pytest.mark.django_db
+def test_preview_shows_reference_list_and_warns_about_unknown_keys():
+    make_reference(key="smith-2020", title="Smith's important study")
+    html = preview("Fact [@smith-2020]. Unknown [@nobody-1900].\n\n<script>alert(1)</script>")
+    assert "<script" not in html
+    assert 'id="ref-1"' in html and "Smith&#x27;s important study" in html
+    assert "nobody-1900" in html and "Unknown reference key" in html
