@@ -14,6 +14,8 @@ from django.utils.safestring import mark_safe
 KEY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]*"
 MARKER_RE = re.compile(rf"\[\s*(@{KEY_PATTERN}(?:\s*[;,]\s*@{KEY_PATTERN})*)\s*\]")
 _KEY_RE = re.compile(rf"@({KEY_PATTERN})")
+# When rendering, the space before a marker goes too: "fact [@x]." reads "fact¹."
+_MARKER_WITH_SPACE_RE = re.compile(r"[ \t]*" + MARKER_RE.pattern)
 
 
 def _marker_keys(marker_body):
@@ -91,4 +93,4 @@ class CitationNumbering:
             numbers = [self.number_key(key) for key in _marker_keys(match.group(1))]
             return str(self.superscript(n for n in numbers if n is not None))
 
-        return MARKER_RE.sub(replace, html)
+        return _MARKER_WITH_SPACE_RE.sub(replace, html)

@@ -55,3 +55,8 @@ def test_number_adds_reference_not_in_initial_map():
     numbering = CitationNumbering(references={})
     assert numbering.number(ref("late")) == 1
     assert numbering.cited[0][1].key == "late"
+
+
+def test_superscript_attaches_to_the_word_before_it():
+    numbering = CitationNumbering(references={"x": ref("x")})
+    assert numbering.resolve("<p>a fact [@x].</p>").startswith('<p>a fact<sup class="citation">')
