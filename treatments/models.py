@@ -123,12 +123,7 @@ class Drug(CitingModel):
         return [f"{name.strip().rstrip('®')}®" for name in self.brand_names.split(",") if name.strip()]
 
     def trials(self):
-        return (
-            Trial.objects.filter(Q(drugs=self) | Q(regimen__drugs=self))
-            .distinct()
-            .select_related("regimen")
-            .prefetch_related("references", "outcomes")
-        )
+        return Trial.objects.filter(Q(drugs=self) | Q(regimen__drugs=self)).distinct()
 
 
 class Regimen(models.Model):

@@ -173,3 +173,20 @@ def test_markdown_in_public_pages_is_sanitised(client):
     make_section(overview, body='<img src=x onerror="alert(1)">')
     html = client.get(overview.get_absolute_url()).content.decode()
     assert "<script>alert" not in html and "onerror" not in html and "javascript:" not in html
+
+
+@pytest.mark.parametrize("size", [1, 8])
+def test_other_pages_query_counts_do_not_grow(client, django_assert_num_queries, size):
+    overview = build_overview(n_sections=size, n_trials=size)
+    drug = overview.sections.first().drugs.first()
+    trial = overview.sections.first().trials.first()
+    trial.drugs.add(drug)
+    for url, budget in [
+        ("/", 1),
+        (reverse("treatments:drug-list"), 1),
+        (drug.get_absolute_url(), 4),
+        (reverse("treatments:trial-list"), 3),
+        (trial.get_absolute_url(), 9),
+    ]:
+        with django_assert_num_queries(budget):
+            assert client.get(url).status_code == 200
