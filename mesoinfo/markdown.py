@@ -49,6 +49,13 @@ def sanitise(html):
     )
 
 
+def _scrollable_tables(html):
+    # Wide tables scroll inside their own region instead of widening the page on a phone.
+    return html.replace(
+        "<table>", '<div class="table-scroll" role="region" aria-label="Table" tabindex="0"><table>'
+    ).replace("</table>", "</table></div>")
+
+
 def render_markdown(text, citations=None):
     """Render editor Markdown to safe HTML.
 
@@ -57,6 +64,7 @@ def render_markdown(text, citations=None):
     Without one, markers are left out.
     """
     html = sanitise(md.markdown(text or "", extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS))
+    html = _scrollable_tables(html)
     numbering = citations if citations is not None else CitationNumbering(references={})
     return mark_safe(numbering.resolve(html))  # noqa: S308 - sanitised above, markers are ours
 

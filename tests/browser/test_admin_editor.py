@@ -67,6 +67,7 @@ def test_admin_live_preview_and_save(page, live_server, editor_content):
 
     new_body = f"Treatment helps **some people** live longer [@smith-2020].\n\n{TABLE}\n\n{HOSTILE}\n"
     editor.fill(new_body)
+    expect(preview.locator("strong", has_text="some people")).to_be_visible()
     expect(preview.locator(".preview-warning")).to_have_count(0)
     page.click("input[name=_save]")
 

@@ -190,3 +190,8 @@ def test_other_pages_query_counts_do_not_grow(client, django_assert_num_queries,
     ]:
         with django_assert_num_queries(budget):
             assert client.get(url).status_code == 200
+
+
+def test_favicon_ico_redirects_to_the_site_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"].endswith("favicon.svg")
