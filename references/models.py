@@ -3,6 +3,9 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from mesoinfo.concurrency import VersionedModel
 
 from .citations import find_keys
 
@@ -10,7 +13,7 @@ PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
 DOI_URL = "https://doi.org/{}"
 
 
-class Reference(models.Model):
+class Reference(VersionedModel):
     key = models.SlugField(
         _("citation key"),
         max_length=80,
@@ -57,6 +60,8 @@ class Reference(models.Model):
         help_text=_("Digital Object Identifier without https://doi.org/. Leave empty unless verified."),
     )
     url = models.URLField(_("URL"), blank=True, help_text=_("Only when there is no PMID or DOI."))
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["key"]

@@ -1,9 +1,12 @@
-"""Lean builders for test content: each makes one valid record, overridable by keyword."""
+"""Lean builders for test content: each makes one valid record, overridable by keyword.
+
+Publishable content is built published (what most tests of public pages need); pass status=… for others.
+"""
 
 import itertools
 
 from references.models import Reference
-from treatments.models import Drug, Overview, Regimen, RegimenDrug, TreatmentOption, Trial, TrialOutcome
+from treatments.models import Drug, Overview, Regimen, RegimenDrug, Status, TreatmentOption, Trial, TrialOutcome
 
 _seq = itertools.count(1)
 
@@ -20,6 +23,7 @@ def make_reference(**fields):
 
 def make_overview(**fields):
     n = next(_seq)
+    fields.setdefault("status", Status.PUBLISHED)
     fields.setdefault("title", f"Overview {n}")
     fields.setdefault("slug", f"overview-{n}")
     fields.setdefault("summary", f"Summary of overview {n}.")
@@ -28,6 +32,7 @@ def make_overview(**fields):
 
 def make_section(overview, **fields):
     n = next(_seq)
+    fields.setdefault("status", Status.PUBLISHED)
     fields.setdefault("modality", TreatmentOption.Modality.CHEMOTHERAPY)
     fields.setdefault("heading", f"Section {n}")
     fields.setdefault("slug", f"section-{n}")
@@ -38,6 +43,7 @@ def make_section(overview, **fields):
 
 def make_drug(**fields):
     n = next(_seq)
+    fields.setdefault("status", Status.PUBLISHED)
     fields.setdefault("generic_name", f"drugamab{n}")
     fields.setdefault("slug", f"drugamab{n}")
     return Drug.objects.create(**fields)
@@ -53,6 +59,7 @@ def make_regimen(*drugs, **fields):
 
 def make_trial(references=(), outcomes=(), **fields):
     n = next(_seq)
+    fields.setdefault("status", Status.PUBLISHED)
     fields.setdefault("title", f"Trial {n}")
     fields.setdefault("slug", f"trial-{n}")
     trial = Trial.objects.create(**fields)

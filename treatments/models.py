@@ -1,10 +1,18 @@
+import datetime
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Prefetch, Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from markdownx.models import MarkdownxField
+from simple_history.models import HistoricalRecords
 
+from mesoinfo.concurrency import VersionedModel
 from references.models import CitingModel, Reference
+
+REVIEW_INTERVAL = datetime.timedelta(days=365)
 
 CITE_HELP = _(
     "Markdown. Cite a source right after the fact it supports: [@vogelzang-2003], or several at once: "
@@ -12,21 +20,124 @@ CITE_HELP = _(
 )
 
 
-class OverviewQuerySet(models.QuerySet):
-    def with_page_content(self):
-        """Everything an overview page shows, in a fixed number of queries."""
-        trials = Trial.objects.select_related("regimen").prefetch_related("references", "outcomes", "drugs")
+class Status(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    IN_REVIEW = "in_review", _("In review")
+    PUBLISHED = "published", _("Published")
+    ARCHIVED = "archived", _("Archived (not public)")
+
+
+class PublishableQuerySet(models.QuerySet):
+    def published(self):
+        """What the public may see: published, and past its publish-at time if it has one."""
+        return self.filter(status=Status.PUBLISHED).filter(
+            Q(publish_at__isnull=True) | Q(publish_at__lte=timezone.now())
+        )
+
+    def awaiting_review(self):
+        return self.filter(status=Status.IN_REVIEW)
+
+    def review_overdue(self):
+        return self.filter(status=Status.PUBLISHED, review_due__lt=timezone.localdate())
+
+
+def publish_permissions(model_name, label):
+    return [(f"publish_{model_name}", f"Can publish {label} after medical review")]
+
+
+class Publishable(VersionedModel):
+    """Content that passes draft → in review → published, with its medical review on record."""
+
+    status = models.CharField(_("status"), max_length=20, choices=Status, default=Status.DRAFT, db_index=True)
+    publish_at = models.DateTimeField(
+        _("publish at"),
+        null=True,
+        blank=True,
+        help_text=_("Optional. Once published, it stays hidden from the public until this time."),
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("medically reviewed by"),
+    )
+    reviewed_on = models.DateField(_("medically reviewed on"), null=True, blank=True, editable=False)
+    review_due = models.DateField(
+        _("review due"),
+        null=True,
+        blank=True,
+        help_text=_("When this content must be checked again. Set to 12 months after each review."),
+    )
+    last_published_at = models.DateTimeField(_("last published change"), null=True, blank=True, editable=False)
+
+    objects = PublishableQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_public(self):
+        return self.status == Status.PUBLISHED and (self.publish_at is None or self.publish_at <= timezone.now())
+
+    def publish(self, reviewer):
+        """Record a medical review by `reviewer` and publish; the caller checks permission and saves."""
+        now = timezone.now()
+        self.status = Status.PUBLISHED
+        self.reviewed_by = reviewer
+        self.reviewed_on = timezone.localdate(now)
+        self.review_due = self.reviewed_on + REVIEW_INTERVAL
+        self.last_published_at = max(now, self.publish_at) if self.publish_at else now
+
+    @property
+    def reviewer_display(self):
+        """'Jane Doe, MD, thoracic oncologist' from the reviewer's profile, else their account name."""
+        user = self.reviewed_by
+        if user is None:
+            return ""
+        profile = getattr(user, "reviewer_profile", None)
+        return str(profile) if profile is not None else (user.get_full_name() or user.get_username())
+
+
+class ReviewerProfile(models.Model):
+    """How a medical reviewer is named on the pages they review."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviewer_profile")
+    display_name = models.CharField(_("display name"), max_length=200, help_text=_("e.g. Jane Doe"))
+    credentials = models.CharField(
+        _("credentials"), max_length=200, blank=True, help_text=_("e.g. MD, thoracic oncologist")
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("reviewer profile")
+        verbose_name_plural = _("reviewer profiles")
+
+    def __str__(self):
+        return f"{self.display_name}, {self.credentials}" if self.credentials else self.display_name
+
+
+class OverviewQuerySet(PublishableQuerySet):
+    def with_page_content(self, preview=False):
+        """Everything an overview page shows, in a fixed number of queries.
+
+        The public sees only published sections and trials; `preview` (staff) sees every state.
+        """
+        sections, trials = TreatmentOption.objects.all(), Trial.objects.all()
+        if not preview:
+            sections, trials = sections.published(), trials.published()
+        trials = trials.select_related("regimen").prefetch_related("references", "outcomes", "drugs")
         return self.prefetch_related(
             "cites",
-            Prefetch(
-                "sections",
-                queryset=TreatmentOption.objects.prefetch_related("cites", Prefetch("trials", queryset=trials)),
-            ),
+            Prefetch("sections", queryset=sections.prefetch_related("cites", Prefetch("trials", queryset=trials))),
             Prefetch("next_links", queryset=NextLink.objects.select_related("target")),
         )
 
 
-class Overview(CitingModel):
+class Overview(CitingModel, Publishable):
     """One public page per clinical situation, e.g. stage IV / recurrent pleural mesothelioma."""
 
     title = models.CharField(_("title"), max_length=200)
@@ -46,11 +157,13 @@ class Overview(CitingModel):
 
     markdown_fields = ("intro",)
     objects = OverviewQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["position", "title"]
         verbose_name = _("overview page")
         verbose_name_plural = _("overview pages")
+        permissions = publish_permissions("overview", "overview pages")
 
     def __str__(self):
         return self.title
@@ -75,6 +188,8 @@ class NextLink(models.Model):
     )
     position = models.PositiveIntegerField(_("position"), default=0)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["position", "pk"]
         verbose_name = _("next link")
@@ -84,7 +199,7 @@ class NextLink(models.Model):
         return self.label
 
 
-class Drug(CitingModel):
+class Drug(CitingModel, Publishable):
     generic_name = models.CharField(_("generic name"), max_length=120, unique=True, help_text=_("e.g. pemetrexed"))
     brand_names = models.CharField(
         _("brand names"),
@@ -104,11 +219,13 @@ class Drug(CitingModel):
     )
 
     markdown_fields = ("how_it_works", "approval_note")
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["generic_name"]
         verbose_name = _("drug")
         verbose_name_plural = _("drugs")
+        permissions = publish_permissions("drug", "drug pages")
 
     def __str__(self):
         brands = ", ".join(self.brand_names_display)
@@ -126,7 +243,7 @@ class Drug(CitingModel):
         return Trial.objects.filter(Q(drugs=self) | Q(regimen__drugs=self)).distinct()
 
 
-class Regimen(models.Model):
+class Regimen(VersionedModel):
     """A named combination of drugs, given in order."""
 
     name = models.CharField(_("name"), max_length=200, unique=True, help_text=_("e.g. pemetrexed + cisplatin"))
@@ -137,6 +254,8 @@ class Regimen(models.Model):
         help_text=_("Tick only when the cited sources call this the standard regimen."),
     )
     note = models.CharField(_("note"), max_length=255, blank=True, help_text=_("e.g. 'given one after the other'."))
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -152,6 +271,8 @@ class RegimenDrug(models.Model):
     drug = models.ForeignKey(Drug, on_delete=models.PROTECT, related_name="+")
     position = models.PositiveIntegerField(_("position"), default=0)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["position", "pk"]
         verbose_name = _("drug in regimen")
@@ -162,14 +283,14 @@ class RegimenDrug(models.Model):
         return f"{self.regimen}: {self.drug}"
 
 
-class Trial(CitingModel):
+class Trial(CitingModel, Publishable):
     class Phase(models.TextChoices):
         PHASE_1 = "1", _("Phase I")
         PHASE_1B = "1b", _("Phase Ib")
         PHASE_2 = "2", _("Phase II")
         PHASE_3 = "3", _("Phase III")
 
-    class Status(models.TextChoices):
+    class TrialStatus(models.TextChoices):
         RECRUITING = "recruiting", _("Recruiting")
         ACTIVE = "active", _("Active, not recruiting")
         COMPLETED = "completed", _("Completed")
@@ -181,7 +302,7 @@ class Trial(CitingModel):
     design = models.CharField(
         _("design"), max_length=300, blank=True, help_text=_("e.g. 'multicenter, compared with cisplatin alone'.")
     )
-    status = models.CharField(_("status"), max_length=20, choices=Status, blank=True)
+    trial_status = models.CharField(_("trial status"), max_length=20, choices=TrialStatus, blank=True)
     patient_count = models.PositiveIntegerField(
         _("number of patients"), null=True, blank=True, help_text=_("Leave empty if the sources do not give it.")
     )
@@ -205,11 +326,13 @@ class Trial(CitingModel):
     )
 
     markdown_fields = ("summary",)
+    history = HistoricalRecords(m2m_fields=[drugs, references])
 
     class Meta:
         ordering = ["title"]
         verbose_name = _("trial")
         verbose_name_plural = _("trials")
+        permissions = publish_permissions("trial", "trials")
 
     def __str__(self):
         return self.title
@@ -246,6 +369,8 @@ class TrialOutcome(models.Model):
     )
     position = models.PositiveIntegerField(_("position"), default=0)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["position", "pk"]
         verbose_name = _("outcome")
@@ -255,7 +380,7 @@ class TrialOutcome(models.Model):
         return f"{self.measure}: {self.value}"
 
 
-class TreatmentOption(CitingModel):
+class TreatmentOption(CitingModel, Publishable):
     """A section of an overview page: one way of treating, or one line of research."""
 
     class Modality(models.TextChoices):
@@ -293,11 +418,13 @@ class TreatmentOption(CitingModel):
     position = models.PositiveIntegerField(_("position"), default=0)
 
     markdown_fields = ("body",)
+    history = HistoricalRecords(m2m_fields=[drugs, trials])
 
     class Meta:
         ordering = ["position", "pk"]
         verbose_name = _("treatment option")
         verbose_name_plural = _("treatment options")
+        permissions = publish_permissions("treatmentoption", "treatment options")
         constraints = [models.UniqueConstraint(fields=["overview", "slug"], name="section_slug_unique_per_page")]
 
     def __str__(self):

@@ -6,7 +6,17 @@ from django.views.generic import DetailView, ListView
 from mesoinfo.markdown import render_markdown
 from references.citations import CitationNumbering
 
-from .models import Drug, Overview, Trial
+from .models import Drug, Overview, TreatmentOption, Trial
+
+
+def is_previewing(request):
+    """Staff see every state of the content at its public URL, under a preview banner."""
+    return request.user.is_staff
+
+
+def visible(request, queryset):
+    """The public sees `published()` content only; staff previewing see all of it."""
+    return queryset if is_previewing(request) else queryset.published()
 
 
 @dataclass
@@ -34,12 +44,21 @@ def cited_by(*objects):
     return {ref.key: ref for obj in objects for ref in obj.cites.all()}
 
 
+def sections_shown_for(request, queryset):
+    """Sections the visitor may see, on overview pages they may see."""
+    sections = visible(request, queryset)
+    if not is_previewing(request):
+        sections = sections.filter(overview__in=Overview.objects.published())
+    return sections.select_related("overview")
+
+
 def home(request):
-    return render(request, "treatments/home.html", {"overviews": Overview.objects.all()})
+    return render(request, "treatments/home.html", {"overviews": visible(request, Overview.objects.all())})
 
 
 def overview_detail(request, slug):
-    overview = get_object_or_404(Overview.objects.with_page_content(), slug=slug)
+    preview = is_previewing(request)
+    overview = get_object_or_404(visible(request, Overview.objects.with_page_content(preview=preview)), slug=slug)
     sections = list(overview.sections.all())
     # Render top to bottom: citation numbers follow the order a reader meets them.
     citations = CitationNumbering(references=cited_by(overview, *sections))
@@ -57,21 +76,33 @@ def overview_detail(request, slug):
             "sections": rendered,
             "citations": citations,
             "next_links": overview.next_links.all(),
+            "preview": preview,
+            # "Last updated": the latest published change to anything the page shows.
+            "last_updated": max(
+                (obj.last_published_at for obj in [overview, *sections] if obj.last_published_at), default=None
+            ),
         },
     )
 
 
-class DrugListView(ListView):
+class PreviewMixin:
+    """Detail and list views: published content, or everything for staff (with a banner)."""
+
+    def get_queryset(self):
+        return visible(self.request, super().get_queryset())
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(preview=is_previewing(self.request), **kwargs)
+
+
+class DrugListView(PreviewMixin, ListView):
     model = Drug
     context_object_name = "drugs"
 
 
-class DrugDetailView(DetailView):
-    model = Drug
+class DrugDetailView(PreviewMixin, DetailView):
     context_object_name = "drug"
-
-    def get_queryset(self):
-        return Drug.objects.prefetch_related("cites")
+    queryset = Drug.objects.prefetch_related("cites")
 
     def get_context_data(self, **kwargs):
         drug = self.object
@@ -80,30 +111,32 @@ class DrugDetailView(DetailView):
             how_it_works=render_markdown(drug.how_it_works, citations),
             approval_note=render_markdown(drug.approval_note, citations),
             citations=citations,
-            sections=drug.sections.select_related("overview"),
-            trials=drug.trials(),
+            sections=sections_shown_for(self.request, drug.sections.all()),
+            trials=visible(self.request, drug.trials()),
             **kwargs,
         )
 
 
-class TrialListView(ListView):
+class TrialListView(PreviewMixin, ListView):
     context_object_name = "trials"
-
-    def get_queryset(self):
-        return Trial.objects.select_related("regimen").prefetch_related("drugs", "outcomes")
+    queryset = Trial.objects.select_related("regimen").prefetch_related("drugs", "outcomes")
 
 
-class TrialDetailView(DetailView):
+class TrialDetailView(PreviewMixin, DetailView):
     context_object_name = "trial"
-
-    def get_queryset(self):
-        return Trial.objects.select_related("regimen").prefetch_related(
-            "cites", "references", "outcomes", "drugs", "regimen__regimen_drugs__drug", "sections__overview"
-        )
+    queryset = Trial.objects.select_related("regimen").prefetch_related(
+        "cites", "references", "outcomes", "drugs", "regimen__regimen_drugs__drug"
+    )
 
     def get_context_data(self, **kwargs):
         trial = self.object
         citations = CitationNumbering(references=cited_by(trial))
         summary = render_markdown(trial.summary, citations)
         reported_in = citations.superscript([citations.number(ref) for ref in trial.references.all()])
-        return super().get_context_data(summary=summary, reported_in=reported_in, citations=citations, **kwargs)
+        return super().get_context_data(
+            summary=summary,
+            reported_in=reported_in,
+            citations=citations,
+            sections=sections_shown_for(self.request, TreatmentOption.objects.filter(trials=trial)),
+            **kwargs,
+        )

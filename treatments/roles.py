@@ -1,0 +1,52 @@
+"""The two editorial roles, as permission groups.
+
+Editors write and change content and send it for review; medical reviewers
+also publish it, which records their review. Superusers can do everything.
+The data migration 0002 calls `ensure_editorial_groups`; it is idempotent and
+also puts back a permission someone removed.
+"""
+
+EDITOR = "Editor"
+MEDICAL_REVIEWER = "Medical reviewer"
+
+CONTENT_MODELS = {
+    "treatments": ["overview", "treatmentoption", "nextlink", "drug", "regimen", "regimendrug", "trial", "trialoutcome"],
+    "references": ["reference"],
+}
+PUBLISHABLE_MODELS = ["overview", "treatmentoption", "drug", "trial"]
+
+
+def group_permissions():
+    """{group name: [(app_label, codename), …]}"""
+    editor, reviewer = [], []
+    for app_label, models in CONTENT_MODELS.items():
+        for model in models:
+            editor += [(app_label, f"{action}_{model}") for action in ("add", "change", "view")]
+            reviewer += [(app_label, f"{action}_{model}") for action in ("add", "change", "delete", "view")]
+            # Both roles may read the history of what they edit.
+            for role in (editor, reviewer):
+                role.append((app_label, f"view_historical{model}"))
+    reviewer += [("treatments", f"publish_{model}") for model in PUBLISHABLE_MODELS]
+    editor.append(("treatments", "view_reviewerprofile"))
+    reviewer.append(("treatments", "view_reviewerprofile"))
+    return {EDITOR: editor, MEDICAL_REVIEWER: reviewer}
+
+
+def ensure_editorial_groups(apps):
+    """Create or update the Editor and Medical reviewer groups (historical `apps` in migrations)."""
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are normally created after all migrations; make sure they exist now.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, wanted in group_permissions().items():
+        group, _ = Group.objects.get_or_create(name=name)
+        permissions = []
+        for app_label, codename in wanted:
+            permissions.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.add(*permissions)
