@@ -1,18 +1,17 @@
 from django.contrib import admin
-from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from mesoinfo.admin import ContentAdmin
 
 from .models import Reference
 
 
 @admin.register(Reference)
-class ReferenceAdmin(admin.ModelAdmin):
+class ReferenceAdmin(ContentAdmin):
     list_display = ["key", "short_title", "source", "year", "pmid", "doi"]
     list_filter = ["year", "source"]
     search_fields = ["key", "authors", "title", "source", "pmid", "doi"]
     readonly_fields = ["formatted_citation"]
-    # A URL typed without a scheme is taken as https (Django 6's default).
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["key", "authors", "title", "source", "formatted_citation"]}),
         (_("Where it was published"), {"fields": ["year", "volume", "issue", "pages", "note"]}),

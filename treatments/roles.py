@@ -10,7 +10,16 @@ EDITOR = "Editor"
 MEDICAL_REVIEWER = "Medical reviewer"
 
 CONTENT_MODELS = {
-    "treatments": ["overview", "treatmentoption", "nextlink", "drug", "regimen", "regimendrug", "trial", "trialoutcome"],
+    "treatments": [
+        "overview",
+        "treatmentoption",
+        "nextlink",
+        "drug",
+        "regimen",
+        "regimendrug",
+        "trial",
+        "trialoutcome",
+    ],
     "references": ["reference"],
 }
 PUBLISHABLE_MODELS = ["overview", "treatmentoption", "drug", "trial"]

@@ -67,6 +67,8 @@ def section_form(section, **changes):
         "drugs": [d.pk for d in section.drugs.all()],
         "trials": [],
         "trials_caption": "",
+        "status": section.status,
+        "version_token": section.version,
     }
     data.update(changes)
     return data
@@ -104,12 +106,13 @@ def test_overview_inline_sections_validate_citations(admin_client, content):
     section = content[TreatmentOption]
     data = {
         "title": overview.title, "stage_label": "", "summary": overview.summary, "intro": "", "slug": overview.slug,
-        "position": 0,
+        "position": 0, "status": "published", "version_token": overview.version,
         "sections-TOTAL_FORMS": 1, "sections-INITIAL_FORMS": 1, "sections-MIN_NUM_FORMS": 0,
         "sections-MAX_NUM_FORMS": 1000,
         "sections-0-id": section.pk, "sections-0-overview": overview.pk, "sections-0-position": 1,
         "sections-0-modality": "surgery", "sections-0-heading": "Surgery", "sections-0-slug": "surgery",
-        "sections-0-body": "Bad [@ghost-key]",
+        "sections-0-body": "Bad [@ghost-key]", "sections-0-status": "published",
+        "sections-0-version_token": section.version,
         "next_links-TOTAL_FORMS": 0, "next_links-INITIAL_FORMS": 0, "next_links-MIN_NUM_FORMS": 0,
         "next_links-MAX_NUM_FORMS": 1000,
     }  # fmt: skip

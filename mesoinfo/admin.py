@@ -1,0 +1,126 @@
+"""What every content admin shares: the Markdown editor, edit-conflict checks,
+history with a readable compare view, and revert.
+"""
+
+import copy
+import difflib
+import re
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+from markdownx.models import MarkdownxField
+from markdownx.widgets import AdminMarkdownxWidget
+from simple_history.admin import SimpleHistoryAdmin
+
+from .concurrency import VersionCheckedForm
+
+# Every Markdown field gets the live-preview editor, in change forms and inlines alike.
+MARKDOWN_EDITOR = {
+    MarkdownxField: {"widget": AdminMarkdownxWidget},
+    # A URL typed without a scheme is taken as https (Django 6's default).
+    models.URLField: {"assume_scheme": "https"},
+}
+
+_TOKEN_RE = re.compile(r"\s+|[^\s]+")
+
+
+def word_diff(old, new):
+    """Inline HTML diff of two texts, word by word: <del> for removed, <ins> for added."""
+    old_words, new_words = _TOKEN_RE.findall(old or ""), _TOKEN_RE.findall(new or "")
+    parts = []
+    matcher = difflib.SequenceMatcher(a=old_words, b=new_words, autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "equal":
+            parts.append(escape("".join(old_words[a1:a2])))
+            continue
+        if op in ("delete", "replace"):
+            parts.append(f"<del>{escape(''.join(old_words[a1:a2]))}</del>")
+        if op in ("insert", "replace"):
+            parts.append(f"<ins>{escape(''.join(new_words[b1:b2]))}</ins>")
+    return mark_safe("".join(parts))  # noqa: S308 - every piece of text is escaped above
+
+
+def _with_version_token(fieldsets):
+    fieldsets = copy.deepcopy(list(fieldsets))
+    name, options = fieldsets[0]
+    options["fields"] = [*options["fields"], "version_token"]
+    return fieldsets
+
+
+class VersionTokenMixin:
+    """Adds the hidden edit-conflict token to change forms and inline forms."""
+
+    form = VersionCheckedForm
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        return _with_version_token(fieldsets)
+
+
+class ContentAdmin(VersionTokenMixin, SimpleHistoryAdmin):
+    formfield_overrides = MARKDOWN_EDITOR
+    object_history_template = "admin/history/object_history.html"
+    object_history_list_template = "admin/history/object_history_list.html"
+
+    def get_urls(self):
+        opts = self.model._meta
+        compare = path(
+            "<path:object_id>/history/compare/",
+            self.admin_site.admin_view(self.history_compare_view),
+            name=f"{opts.app_label}_{opts.model_name}_history_compare",
+        )
+        # Before simple-history's own "<id>/history/<version>/" pattern, which would swallow it.
+        return [compare, *super().get_urls()]
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # Reverting deliberately replaces the current version, so no edit-conflict check.
+        request.mesoinfo_reverting = True
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if getattr(request, "mesoinfo_reverting", False):
+            form = type(form.__name__, (form,), {"check_version": False})
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if getattr(request, "mesoinfo_reverting", False):
+            obj._change_reason = "Reverted to an earlier version"
+        super().save_model(request, obj, form, change)
+
+    def history_compare_view(self, request, object_id):
+        obj = get_object_or_404(self.model, pk=object_id)
+        if not self.has_view_history_or_change_history_permission(request, obj):
+            raise PermissionDenied
+        records = obj.history.order_by("-history_date", "-history_id")
+        newest = list(records[:2])
+        new = get_object_or_404(records, history_id=request.GET.get("new") or newest[0].history_id)
+        old_id = request.GET.get("old") or (newest[1].history_id if len(newest) > 1 else new.history_id)
+        old = get_object_or_404(records, history_id=old_id)
+        if old.history_date > new.history_date:
+            old, new = new, old
+        changes = []
+        for change in new.diff_against(old, foreign_keys_are_objs=True).changes:
+            field = self.model._meta.get_field(change.field)
+            if isinstance(field, models.TextField | models.CharField) and not field.choices:
+                rendered = word_diff(change.old, change.new)
+                changes.append({"label": field.verbose_name, "diff": rendered, "old": None, "new": None})
+            else:
+                changes.append({"label": field.verbose_name, "diff": None, "old": change.old, "new": change.new})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Compare versions of %(obj)s") % {"obj": obj},
+            "opts": self.model._meta,
+            "object": obj,
+            "old": old,
+            "new": new,
+            "changes": changes,
+            "records": records,
+        }
+        return TemplateResponse(request, "admin/history/compare.html", context)
