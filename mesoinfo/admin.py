@@ -27,7 +27,7 @@ MARKDOWN_EDITOR = {
     models.URLField: {"assume_scheme": "https"},
 }
 
-_TOKEN_RE = re.compile(r"\s+|[^\s]+")
+_TOKEN_RE = re.compile(r"\s+|\w+|[^\w\s]")
 
 
 def word_diff(old, new):
