@@ -136,6 +136,9 @@ class CitingModel(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
+        for name in self.markdown_fields:
+            # Browsers submit CRLF; store one kind of line break so history diffs show real changes only.
+            setattr(self, name, (getattr(self, name) or "").replace("\r\n", "\n"))
         super().save(*args, **kwargs)
         self.cites.set(Reference.objects.filter(key__in=self.cited_keys()))
 

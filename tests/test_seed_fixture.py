@@ -165,3 +165,14 @@ def test_malformed_fixture_changes_nothing(tmp_path):
     with pytest.raises(Exception, match="regimen|foreign key|FOREIGN KEY|999"):
         call_command("loaddata", str(bad), verbosity=0)
     assert not Reference.objects.exists() and not Trial.objects.exists()
+
+
+def test_load_seed_dates_publication_and_starts_history(client):
+    call_command("load_seed", verbosity=0)
+    overview = Overview.objects.get(slug=SEED_SLUG)
+    assert overview.last_published_at is not None and overview.reviewed_by is None
+    assert overview.history.count() == 1
+    assert all(section.history.count() == 1 for section in overview.sections.all())
+    assert Reference.objects.get(key="vogelzang-2003").history.count() == 1
+    html = client.get(overview.get_absolute_url()).content.decode()
+    assert "Awaiting medical review." in html and "Last updated" in html

@@ -30,9 +30,21 @@ class Status(models.TextChoices):
 class PublishableQuerySet(models.QuerySet):
     def published(self):
         """What the public may see: published, and past its publish-at time if it has one."""
-        return self.filter(status=Status.PUBLISHED).filter(
-            Q(publish_at__isnull=True) | Q(publish_at__lte=timezone.now())
-        )
+        return self.filter(self._published_q())
+
+    def published_or_being_updated(self):
+        """Published content, plus once-published content back in draft or review.
+
+        Only an overview page's sections use this: the public sees such a section's
+        heading with a "being updated" notice, never its unreviewed text, so a page
+        never silently loses a section.
+        """
+        updating = Q(status__in=[Status.DRAFT, Status.IN_REVIEW], last_published_at__isnull=False)
+        return self.filter(self._published_q() | updating)
+
+    @staticmethod
+    def _published_q():
+        return Q(status=Status.PUBLISHED) & (Q(publish_at__isnull=True) | Q(publish_at__lte=timezone.now()))
 
     def awaiting_review(self):
         return self.filter(status=Status.IN_REVIEW)
@@ -128,7 +140,7 @@ class OverviewQuerySet(PublishableQuerySet):
         """
         sections, trials = TreatmentOption.objects.all(), Trial.objects.all()
         if not preview:
-            sections, trials = sections.published(), trials.published()
+            sections, trials = sections.published_or_being_updated(), trials.published()
         trials = trials.select_related("regimen").prefetch_related("references", "outcomes", "drugs")
         return self.prefetch_related(
             "cites",

@@ -28,8 +28,9 @@ class TrialRow:
 @dataclass
 class RenderedSection:
     section: object
-    body: str
-    trial_rows: list
+    body: str = ""
+    trial_rows: list = ()
+    being_updated: bool = False
 
 
 def trial_rows(trials, citations):
@@ -65,6 +66,8 @@ def overview_detail(request, slug):
     intro = render_markdown(overview.intro, citations)
     rendered = [
         RenderedSection(section, render_markdown(section.body, citations), trial_rows(section.trials.all(), citations))
+        if preview or section.is_public
+        else RenderedSection(section, being_updated=True)
         for section in sections
     ]
     return render(
@@ -79,7 +82,8 @@ def overview_detail(request, slug):
             "preview": preview,
             # "Last updated": the latest published change to anything the page shows.
             "last_updated": max(
-                (obj.last_published_at for obj in [overview, *sections] if obj.last_published_at), default=None
+                (obj.last_published_at for obj in [overview, *sections] if obj.is_public and obj.last_published_at),
+                default=None,
             ),
         },
     )

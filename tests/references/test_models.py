@@ -84,3 +84,9 @@ def test_save_stores_cites_relation_from_markers():
     section.save()
     assert list(section.cites.all()) == [c]
     assert list(c.treatments_treatmentoption_citing.all()) == [section]
+
+
+def test_markdown_line_breaks_normalised_on_save():
+    section = make_section(make_overview(), body="Line one.\r\n\r\nLine two.")
+    section.refresh_from_db()
+    assert section.body == "Line one.\n\nLine two."
