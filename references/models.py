@@ -1,3 +1,6 @@
+import re
+import unicodedata
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -11,6 +14,12 @@ from .citations import find_keys
 
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
 DOI_URL = "https://doi.org/{}"
+
+
+def normalise_title(title):
+    """A title reduced for matching: no accents, case, punctuation or extra spaces."""
+    ascii_title = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", " ", ascii_title.lower()).strip()
 
 
 class Reference(VersionedModel):
@@ -74,6 +83,16 @@ class Reference(VersionedModel):
 
     def __str__(self):
         return f"{self.key}: {self.title[:80]}"
+
+    def used_by(self):
+        """Every object that cites or lists this reference, through any relation to it."""
+        users = []
+        for relation in self._meta.related_objects:
+            model = relation.related_model
+            if model._meta.model_name.startswith("historical"):
+                continue
+            users += model._default_manager.filter(**{relation.field.name: self}).distinct()
+        return users
 
     @property
     def pubmed_url(self):

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -7,6 +7,11 @@ app_name = "treatments"
 urlpatterns = [
     path("", views.home, name="home"),
     path("treatment/<slug:slug>/", views.overview_detail, name="overview-detail"),
+    re_path(
+        r"^treatment/(?P<slug>[-\w]+)/references\.(?P<fmt>ris|bib)$",
+        views.overview_references,
+        name="overview-references",
+    ),
     path("drugs/", views.DrugListView.as_view(), name="drug-list"),
     path("drugs/<slug:slug>/", views.DrugDetailView.as_view(), name="drug-detail"),
     path("trials/", views.TrialListView.as_view(), name="trial-list"),

@@ -1,10 +1,12 @@
 from dataclasses import dataclass
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.generic import DetailView, ListView
 
 from mesoinfo.markdown import render_markdown
 from references.citations import CitationNumbering
+from references.export import to_bibtex, to_ris
 
 from .models import Drug, Overview, TreatmentOption, Trial
 
@@ -58,6 +60,28 @@ def home(request):
 
 
 def overview_detail(request, slug):
+    return render(request, "treatments/overview_detail.html", overview_page(request, slug))
+
+
+EXPORT_FORMATS = {
+    "ris": (to_ris, "application/x-research-info-systems"),
+    "bib": (to_bibtex, "application/x-bibtex"),
+}
+
+
+def overview_references(request, slug, fmt):
+    """The page's reference list, in page order, for a reference manager."""
+    page = overview_page(request, slug)
+    write, content_type = EXPORT_FORMATS[fmt]
+    response = HttpResponse(
+        write([ref for _, ref in page["citations"].cited]), content_type=f"{content_type}; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{slug}-references.{fmt}"'
+    return response
+
+
+def overview_page(request, slug):
+    """Everything an overview page shows, rendered top to bottom in reading order."""
     preview = is_previewing(request)
     overview = get_object_or_404(visible(request, Overview.objects.with_page_content(preview=preview)), slug=slug)
     sections = list(overview.sections.all())
@@ -70,23 +94,19 @@ def overview_detail(request, slug):
         else RenderedSection(section, being_updated=True)
         for section in sections
     ]
-    return render(
-        request,
-        "treatments/overview_detail.html",
-        {
-            "overview": overview,
-            "intro": intro,
-            "sections": rendered,
-            "citations": citations,
-            "next_links": overview.next_links.all(),
-            "preview": preview,
-            # "Last updated": the latest published change to anything the page shows.
-            "last_updated": max(
-                (obj.last_published_at for obj in [overview, *sections] if obj.is_public and obj.last_published_at),
-                default=None,
-            ),
-        },
-    )
+    return {
+        "overview": overview,
+        "intro": intro,
+        "sections": rendered,
+        "citations": citations,
+        "next_links": overview.next_links.all(),
+        "preview": preview,
+        # "Last updated": the latest published change to anything the page shows.
+        "last_updated": max(
+            (obj.last_published_at for obj in [overview, *sections] if obj.is_public and obj.last_published_at),
+            default=None,
+        ),
+    }
 
 
 class PreviewMixin:
