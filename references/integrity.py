@@ -63,22 +63,32 @@ def check_citations():
                     if key in known:
                         continue
                     findings.append(
-                        Finding(ERROR, "unknown-key", f"cites [@{key}], which is not a reference key", label(obj),
-                                field, admin_url(obj))  # fmt: skip
+                        Finding(
+                            ERROR,
+                            "unknown-key",
+                            f"cites [@{key}], which is not a reference key",
+                            label(obj),
+                            field,
+                            admin_url(obj),
+                        )  # fmt: skip
                     )
 
     used = {ref.pk for ref in references if ref.used_by()}
     for ref in references:
         if ref.pk not in used:
-            findings.append(
-                Finding(WARNING, "uncited", "is not cited anywhere", label(ref), "", admin_url(ref))
-            )
+            findings.append(Finding(WARNING, "uncited", "is not cited anywhere", label(ref), "", admin_url(ref)))
         else:
             missing = [name for name in REQUIRED_FIELDS if not getattr(ref, name)]
             if missing:
                 findings.append(
-                    Finding(ERROR, "incomplete", f"is cited but has no {', '.join(missing)}", label(ref),
-                            ", ".join(missing), admin_url(ref))  # fmt: skip
+                    Finding(
+                        ERROR,
+                        "incomplete",
+                        f"is cited but has no {', '.join(missing)}",
+                        label(ref),
+                        ", ".join(missing),
+                        admin_url(ref),
+                    )  # fmt: skip
                 )
 
     findings += _duplicates(references)
@@ -101,7 +111,13 @@ def _duplicates(references):
         keys = ", ".join(ref.key for ref in refs)
         for ref in refs:
             findings.append(
-                Finding(ERROR, "duplicate", f"looks like the same work as {keys} (same {kind})", label(ref), "",
-                        admin_url(ref))  # fmt: skip
+                Finding(
+                    ERROR,
+                    "duplicate",
+                    f"looks like the same work as {keys} (same {kind})",
+                    label(ref),
+                    "",
+                    admin_url(ref),
+                )  # fmt: skip
             )
     return findings

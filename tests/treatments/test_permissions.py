@@ -280,7 +280,8 @@ def test_send_for_review_action_leaves_published_content_alone(client_as, role):
 @pytest.mark.parametrize("start", [Status.DRAFT, Status.IN_REVIEW])
 def test_publish_via_change_form_status(client_as, users, model, role, start):
     obj = make(model, status=start)
-    opener = None if role in CAN_PUBLISH else client_as(SUPERUSER)  # only their form has a status field
+    # An editor's form has no status field: the POST carries one anyway, as a tampered request would.
+    opener = client_as(SUPERUSER) if role == NO_GROUP else None
     response = open_and_post(client_as(role), admin_url(model, "change", obj.pk), opener=opener, status="published")
     if role in CAN_PUBLISH:
         assert_saved(response)
@@ -314,7 +315,7 @@ def test_publish_via_changelist_action(client_as, users, model, role):
 def test_publish_section_via_overview_inline(client_as, users, role):
     overview = make_overview(status=Status.PUBLISHED)
     section = make_section(overview, status=Status.IN_REVIEW, heading="Inline section")
-    opener = None if role in CAN_PUBLISH else client_as(SUPERUSER)
+    opener = client_as(SUPERUSER) if role == NO_GROUP else None
     response = open_and_post(
         client_as(role), admin_url(Overview, "change", overview.pk), opener=opener, **{"sections-0-status": "published"}
     )
@@ -352,8 +353,7 @@ def test_revert_to_a_published_version_never_publishes(client_as, model, role):
     assert response.status_code == (302 if role in CAN_EDIT else 403)
     assert_not_published(obj)
     assert not shown_publicly(obj)
-    expected_status = Status.IN_REVIEW
-    assert fresh(obj).status == expected_status
+    assert fresh(obj).status == Status.IN_REVIEW
 
 
 # --- changing published content ------------------------------------------------------------------

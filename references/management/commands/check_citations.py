@@ -18,7 +18,8 @@ class Command(BaseCommand):
         findings = check_citations()
         errors = [f for f in findings if f.level == ERROR]
         if options["format"] == "json":
-            self.stdout.write(json.dumps({"errors": len(errors), "findings": [f.as_dict() for f in findings]}, indent=2))
+            report = {"errors": len(errors), "findings": [finding.as_dict() for finding in findings]}
+            self.stdout.write(json.dumps(report, indent=2))
         else:
             for finding in findings:
                 style = self.style.ERROR if finding.level == ERROR else self.style.WARNING
