@@ -8,6 +8,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from mesoinfo.admin import MARKDOWN_EDITOR, ContentAdmin, VersionTokenMixin
 from mesoinfo.concurrency import VersionCheckedForm
+from references.admin import CitingAdminMixin
 
 from .models import (
     Drug,
@@ -93,7 +94,7 @@ class WorkflowForm(VersionCheckedForm):
     )
 
 
-class PublishableAdmin(ContentAdmin):
+class PublishableAdmin(CitingAdminMixin, ContentAdmin):
     """Admin for content with a publication status, enforcing who may publish on the server."""
 
     form = WorkflowForm
@@ -105,14 +106,15 @@ class PublishableAdmin(ContentAdmin):
     )
 
     def get_fieldsets(self, request, obj=None):
-        return [*super().get_fieldsets(request, obj), self.review_fieldset]
+        cited = (_("References cited"), {"fields": ["cited_references"]})
+        return [*super().get_fieldsets(request, obj), cited, self.review_fieldset]
 
     def get_fields(self, request, obj=None):
-        workflow = {*REVIEW_FIELDS, "submit_for_review", "version_token"}
+        workflow = {*REVIEW_FIELDS, "submit_for_review", "version_token", "cited_references"}
         return [name for name in super().get_fields(request, obj) if name not in workflow]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = [*super().get_readonly_fields(request, obj), *ALWAYS_READ_ONLY]
+        readonly = [*super().get_readonly_fields(request, obj), *ALWAYS_READ_ONLY, "cited_references"]
         if not can_publish(request, self.model):
             readonly += REVIEWER_ONLY_FIELDS
         return readonly
