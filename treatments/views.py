@@ -56,7 +56,8 @@ def sections_shown_for(request, queryset):
 
 
 def home(request):
-    return render(request, "treatments/home.html", {"overviews": visible(request, Overview.objects.all())})
+    overviews = visible(request, Overview.objects.all())
+    return render(request, "treatments/home.html", {"overviews": overviews, "preview": is_previewing(request)})
 
 
 def overview_detail(request, slug):
