@@ -92,6 +92,9 @@ class ContentAdmin(VersionTokenMixin, SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         if getattr(request, "mesoinfo_reverting", False):
             obj._change_reason = "Reverted to an earlier version"
+            # The old version's number came with it; continue from the current one so forms
+            # opened before the revert are refused as stale.
+            obj.version = type(obj)._default_manager.filter(pk=obj.pk).values_list("version", flat=True).get()
         super().save_model(request, obj, form, change)
 
     def history_compare_view(self, request, object_id):

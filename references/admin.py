@@ -1,11 +1,20 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from mesoinfo.admin import ContentAdmin
+from mesoinfo.concurrency import VersionCheckedForm
 
+from .importing import FORMAT_NAMES, decode, detect_format, find_existing, parse, plan_import, reference_import
 from .integrity import admin_url, label
 from .models import Reference
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 def linked_list(objects, empty):
@@ -27,8 +36,60 @@ class CitingAdminMixin:
         return linked_list(list(obj.cites.all()), _("None yet. Cite with [@key] in the text boxes above."))
 
 
+class ReferenceForm(VersionCheckedForm):
+    def clean(self):
+        cleaned_data = super().clean()
+        fields = {name: cleaned_data.get(name) for name in ("title", "year", "pmid", "doi")}
+        match = find_existing({k: v for k, v in fields.items() if v is not None}, exclude_pk=self.instance.pk)
+        if match:
+            rule, existing = match
+            self.add_error(
+                {"PMID": "pmid", "DOI": "doi"}.get(rule, "title"),
+                format_html(
+                    'The library already has this work (same {}): <a href="{}">{}</a>. '
+                    "Edit or cite that reference instead of adding a copy.",
+                    rule,
+                    admin_url(existing),
+                    existing.key,
+                ),
+            )
+        return cleaned_data
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("File"), required=False, help_text=_("A .nbib/.txt (PubMed), .ris or .bib file, UTF-8.")
+    )
+    text = forms.CharField(
+        label=_("…or paste the records"), required=False, widget=forms.Textarea(attrs={"rows": 12, "cols": 100})
+    )
+    format = forms.ChoiceField(
+        label=_("Format"), choices=[("", _("Detect automatically")), *FORMAT_NAMES.items()], required=False
+    )
+
+    def clean(self):
+        cleaned_data = super().clean()
+        upload = cleaned_data.get("file")
+        if upload is not None:
+            if upload.size > MAX_IMPORT_BYTES:
+                raise forms.ValidationError(_("The file is larger than 20 MB. Split it into smaller files."))
+            try:
+                cleaned_data["text"] = decode(upload.read())
+            except ValueError as error:
+                raise forms.ValidationError(str(error)) from error
+        if not (cleaned_data.get("text") or "").strip():
+            raise forms.ValidationError(_("Choose a file or paste some records."))
+        try:
+            cleaned_data["format"] = cleaned_data.get("format") or detect_format(cleaned_data["text"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from error
+        return cleaned_data
+
+
 @admin.register(Reference)
 class ReferenceAdmin(ContentAdmin):
+    form = ReferenceForm
+    change_list_template = "admin/references/reference/change_list.html"
     list_display = ["key", "short_title", "source", "year", "pmid", "doi"]
     list_filter = ["year", "source"]
     search_fields = ["key", "authors", "title", "source", "pmid", "doi"]
@@ -59,6 +120,41 @@ class ReferenceAdmin(ContentAdmin):
         if obj.pk is None:
             return "—"
         return linked_list(obj.used_by(), _("Not cited anywhere yet."))
+
+    def get_urls(self):
+        opts = self.model._meta
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name=f"{opts.app_label}_{opts.model_name}_import"), *super().get_urls()]
+
+    def import_view(self, request):
+        """Upload or paste → preview of what will be created, what exists, what is malformed → confirm."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        plan = None
+        if request.method == "POST" and form.is_valid():
+            text, fmt = form.cleaned_data["text"], form.cleaned_data["format"]
+            plan = plan_import(parse(text, fmt))
+            if "confirm" in request.POST:
+                try:
+                    created = reference_import(plan, user=request.user)
+                except ValueError as error:
+                    messages.error(request, str(error))
+                else:
+                    messages.success(
+                        request, _("Import finished: %(summary)s.") % {"summary": plan.summary(len(created))}
+                    )
+                    return redirect("admin:references_reference_changelist")
+            form = ImportForm(initial={"text": text, "format": fmt})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import references"),
+            "opts": self.model._meta,
+            "form": form,
+            "plan": plan,
+            "changelist_url": reverse("admin:references_reference_changelist"),
+        }
+        return TemplateResponse(request, "admin/references/reference/import.html", context)
 
     def get_deleted_objects(self, objs, request):
         """A cited reference cannot be deleted: the admin lists where it is cited instead."""

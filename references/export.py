@@ -18,9 +18,9 @@ def split_authors(authors):
 
 
 def _surname_first(name):
-    """'Vogelzang NJ' → 'Vogelzang, NJ' (BibTeX's unambiguous form)."""
+    """'Vogelzang NJ' → 'Vogelzang, NJ' (BibTeX's unambiguous form); a group name is kept whole in braces."""
     parts = name.rsplit(" ", 1)
-    return f"{parts[0]}, {parts[1]}" if len(parts) == 2 and parts[1].isupper() else name
+    return f"{parts[0]}, {parts[1]}" if len(parts) == 2 and parts[1].isupper() else f"{{{name}}}"
 
 
 def _pages(pages):

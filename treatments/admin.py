@@ -143,6 +143,18 @@ class PublishableAdmin(CitingAdminMixin, ContentAdmin):
         )
         super().save_model(request, obj, form, change)
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # A change made only in the parts (trial results, "Read next" links) is a change to the content too.
+        parts_changed = any(fs.has_changed() for fs in formsets if not issubclass(fs.model, tuple(PUBLISHABLE)))
+        if change and parts_changed and not form.has_changed():
+            obj = form.instance
+            before = (obj.status, obj.last_published_at)
+            apply_workflow(request, obj, changed=True)
+            if (obj.status, obj.last_published_at) != before:
+                obj._change_reason = "Parts of it changed"
+                obj.save()
+
     def save_formset(self, request, form, formset, change):
         # Inline parts that are publishable themselves (sections) follow the same rules.
         if not issubclass(formset.model, tuple(PUBLISHABLE)):
