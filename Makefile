@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format migrate seed superuser check clean
+.PHONY: run test lint format migrate seed superuser check clean bench-import
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,7 @@ check: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
+
+## bench-import: time importing 10,000 references (not part of make test)
+bench-import: $(VENV)/.dev
+	$(PY) bench/import_benchmark.py
