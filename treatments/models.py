@@ -1,6 +1,8 @@
 import datetime
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Prefetch, Q
 from django.urls import reverse
@@ -444,3 +446,59 @@ class TreatmentOption(CitingModel, Publishable):
 
     def get_absolute_url(self):
         return f"{self.overview.get_absolute_url()}#{self.slug}"
+
+
+class GlossaryTerm(CitingModel, VersionedModel):
+    """A word patients may not know, defined in plain language and marked where pages use it."""
+
+    term = models.CharField(_("term"), max_length=100, unique=True, help_text=_("As it is usually written, e.g. 'pleura'."))
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    other_forms = models.CharField(
+        _("other forms"),
+        max_length=300,
+        blank=True,
+        help_text=_("Comma-separated other spellings or forms that should also be marked, e.g. 'pleural'."),
+    )
+    pronunciation = models.CharField(
+        _("pronunciation"), max_length=100, blank=True, help_text=_("Optional, e.g. 'MEE-zoh-THEE-lee-OH-muh'.")
+    )
+    definition = MarkdownxField(_("definition"), help_text=CITE_HELP)
+
+    markdown_fields = ("definition",)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["term"]
+        verbose_name = _("glossary term")
+        verbose_name_plural = _("glossary terms")
+
+    def __str__(self):
+        return self.term
+
+    def get_absolute_url(self):
+        return f"{reverse('treatments:glossary')}#{self.slug}"
+
+    @property
+    def forms(self):
+        """Every form to look for in text, longest first so 'phase II trial' wins over 'trial'."""
+        forms = [self.term, *(form.strip() for form in self.other_forms.split(",") if form.strip())]
+        return sorted(set(forms), key=len, reverse=True)
+
+
+class SearchDocument(models.Model):
+    """One searchable object's text, kept current on save (see treatments/search.py)."""
+
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    title = models.CharField(max_length=300)
+    keywords = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    # PostgreSQL full-text vector (title A, keywords B, body C); unused on SQLite.
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["content_type", "object_id"], name="one_search_document")]
+        indexes = [GinIndex(fields=["search_vector"], name="search_vector_gin")]
+
+    def __str__(self):
+        return self.title
