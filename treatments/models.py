@@ -96,6 +96,13 @@ class Publishable(VersionedModel):
     def is_public(self):
         return self.status == Status.PUBLISHED and (self.publish_at is None or self.publish_at <= timezone.now())
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        # The search index is derived from the text, like `cites`: kept true on every save.
+        from .search import index_object
+
+        index_object(self)
+
     def publish(self, reviewer):
         """Record a medical review by `reviewer` and publish; the caller checks permission and saves."""
         now = timezone.now()
@@ -451,7 +458,9 @@ class TreatmentOption(CitingModel, Publishable):
 class GlossaryTerm(CitingModel, VersionedModel):
     """A word patients may not know, defined in plain language and marked where pages use it."""
 
-    term = models.CharField(_("term"), max_length=100, unique=True, help_text=_("As it is usually written, e.g. 'pleura'."))
+    term = models.CharField(
+        _("term"), max_length=100, unique=True, help_text=_("As it is usually written, e.g. 'pleura'.")
+    )
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     other_forms = models.CharField(
         _("other forms"),

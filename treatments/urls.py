@@ -12,6 +12,7 @@ urlpatterns = [
         views.overview_references,
         name="overview-references",
     ),
+    path("search/", views.search_view, name="search"),
     path("drugs/", views.DrugListView.as_view(), name="drug-list"),
     path("drugs/<slug:slug>/", views.DrugDetailView.as_view(), name="drug-detail"),
     path("trials/", views.TrialListView.as_view(), name="trial-list"),

@@ -9,6 +9,7 @@ from references.citations import CitationNumbering
 from references.export import to_bibtex, to_ris
 
 from .models import Drug, Overview, TreatmentOption, Trial
+from .search import clean_query, search
 
 
 def is_previewing(request):
@@ -53,6 +54,12 @@ def sections_shown_for(request, queryset):
     if not is_previewing(request):
         sections = sections.filter(overview__in=Overview.objects.published())
     return sections.select_related("overview")
+
+
+def search_view(request):
+    query = clean_query(request.GET.get("q", ""))
+    results = search(query) if query else []
+    return render(request, "treatments/search.html", {"query": query, "results": results})
 
 
 def home(request):

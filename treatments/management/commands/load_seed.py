@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from treatments.models import Drug, Overview, Status, TreatmentOption, Trial
+from treatments.search import rebuild_index
 
 
 def start_history(since):
@@ -44,4 +45,5 @@ class Command(BaseCommand):
                     last_published_at=now
                 )
             start_history(since=started)
+            rebuild_index()
         self.stdout.write(self.style.SUCCESS("Seed content loaded."))
