@@ -12,6 +12,7 @@ from references.admin import CitingAdminMixin
 
 from .models import (
     Drug,
+    GlossaryTerm,
     NextLink,
     Overview,
     Regimen,
@@ -299,6 +300,15 @@ class TrialAdmin(PublishableAdmin):
         "title", "slug", "phase", "design", "trial_status", "patient_count", "regimen", "drugs", "summary",
         "references",
     ]  # fmt: skip
+
+
+@admin.register(GlossaryTerm)
+class GlossaryTermAdmin(CitingAdminMixin, ContentAdmin):
+    list_display = ["term", "other_forms", "pronunciation"]
+    search_fields = ["term", "other_forms", "definition"]
+    prepopulated_fields = {"slug": ["term"]}
+    readonly_fields = ["cited_references"]
+    fields = ["term", "slug", "other_forms", "pronunciation", "definition", "cited_references"]
 
 
 @admin.register(ReviewerProfile)

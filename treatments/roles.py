@@ -19,6 +19,7 @@ CONTENT_MODELS = {
         "regimendrug",
         "trial",
         "trialoutcome",
+        "glossaryterm",
     ],
     "references": ["reference"],
 }
@@ -55,9 +56,14 @@ def ensure_editorial_groups(apps):
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
+    # An earlier migration runs with the models of its time: skip models that did not exist yet
+    # (a later migration calls this again once they do).
+    existing = {(model._meta.app_label, model._meta.model_name) for model in apps.get_models()}
     for name, wanted in group_permissions().items():
         group, _ = Group.objects.get_or_create(name=name)
         permissions = []
         for app_label, codename in wanted:
-            permissions.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            model_name = codename.split("_", 1)[1].removeprefix("historical")
+            if (app_label, model_name) in existing:
+                permissions.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
         group.permissions.add(*permissions)

@@ -13,6 +13,7 @@ urlpatterns = [
         name="overview-references",
     ),
     path("search/", views.search_view, name="search"),
+    path("glossary/", views.glossary, name="glossary"),
     path("drugs/", views.DrugListView.as_view(), name="drug-list"),
     path("drugs/<slug:slug>/", views.DrugDetailView.as_view(), name="drug-detail"),
     path("trials/", views.TrialListView.as_view(), name="trial-list"),

@@ -5,10 +5,12 @@ from django.shortcuts import get_object_or_404, render
 from django.views.generic import DetailView, ListView
 
 from mesoinfo.markdown import render_markdown
-from references.citations import CitationNumbering
+from references.citations import CitationNumbering, find_keys
 from references.export import to_bibtex, to_ris
+from references.models import Reference
 
-from .models import Drug, Overview, TreatmentOption, Trial
+from .glossary import GlossaryMarker
+from .models import Drug, GlossaryTerm, Overview, TreatmentOption, Trial
 from .search import clean_query, search
 
 
@@ -20,6 +22,30 @@ def is_previewing(request):
 def visible(request, queryset):
     """The public sees `published()` content only; staff previewing see all of it."""
     return queryset if is_previewing(request) else queryset.published()
+
+
+class PageText:
+    """Renders one page's Markdown top to bottom.
+
+    One citation numbering for the page (numbers follow reading order) and one
+    glossary marker (first mention of each term per section; the terms used are
+    defined at the end of the page).
+    """
+
+    def __init__(self, references, glossary_terms=()):
+        self.citations = CitationNumbering(references=references)
+        self.glossary = GlossaryMarker(glossary_terms)
+
+    def render(self, text):
+        return render_markdown(text, self.citations, self.glossary)
+
+    def definitions(self):
+        """(term, definition HTML) for every glossary term marked on the page, after its main text."""
+        terms = self.glossary.used
+        missing = {key for term in terms for key in find_keys(term.definition)} - set(self.citations.references)
+        if missing:
+            self.citations.references.update({ref.key: ref for ref in Reference.objects.filter(key__in=missing)})
+        return [(term, render_markdown(term.definition, self.citations)) for term in terms]
 
 
 @dataclass
@@ -62,6 +88,13 @@ def search_view(request):
     return render(request, "treatments/search.html", {"query": query, "results": results})
 
 
+def glossary(request):
+    terms = list(GlossaryTerm.objects.prefetch_related("cites"))
+    text = PageText(cited_by(*terms))
+    entries = [(term, text.render(term.definition)) for term in terms]
+    return render(request, "treatments/glossary.html", {"entries": entries, "citations": text.citations})
+
+
 def home(request):
     overviews = visible(request, Overview.objects.all())
     return render(request, "treatments/home.html", {"overviews": overviews, "preview": is_previewing(request)})
@@ -93,20 +126,22 @@ def overview_page(request, slug):
     preview = is_previewing(request)
     overview = get_object_or_404(visible(request, Overview.objects.with_page_content(preview=preview)), slug=slug)
     sections = list(overview.sections.all())
-    # Render top to bottom: citation numbers follow the order a reader meets them.
-    citations = CitationNumbering(references=cited_by(overview, *sections))
-    intro = render_markdown(overview.intro, citations)
+    text = PageText(cited_by(overview, *sections), GlossaryTerm.objects.all())
+    citations = text.citations
+    intro = text.render(overview.intro)
     rendered = [
-        RenderedSection(section, render_markdown(section.body, citations), trial_rows(section.trials.all(), citations))
+        RenderedSection(section, text.render(section.body), trial_rows(section.trials.all(), citations))
         if preview or section.is_public
         else RenderedSection(section, being_updated=True)
         for section in sections
     ]
+    definitions = text.definitions()
     return {
         "overview": overview,
         "intro": intro,
         "sections": rendered,
         "citations": citations,
+        "definitions": definitions,
         "next_links": overview.next_links.all(),
         "preview": preview,
         # "Last updated": the latest published change to anything the page shows.
@@ -138,11 +173,12 @@ class DrugDetailView(PreviewMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         drug = self.object
-        citations = CitationNumbering(references=cited_by(drug))
+        text = PageText(cited_by(drug), GlossaryTerm.objects.all())
         return super().get_context_data(
-            how_it_works=render_markdown(drug.how_it_works, citations),
-            approval_note=render_markdown(drug.approval_note, citations),
-            citations=citations,
+            how_it_works=text.render(drug.how_it_works),
+            approval_note=text.render(drug.approval_note),
+            definitions=text.definitions(),
+            citations=text.citations,
             sections=sections_shown_for(self.request, drug.sections.all()),
             trials=visible(self.request, drug.trials()),
             **kwargs,
@@ -162,12 +198,14 @@ class TrialDetailView(PreviewMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         trial = self.object
-        citations = CitationNumbering(references=cited_by(trial))
-        summary = render_markdown(trial.summary, citations)
+        text = PageText(cited_by(trial), GlossaryTerm.objects.all())
+        summary = text.render(trial.summary)
+        citations = text.citations
         reported_in = citations.superscript([citations.number(ref) for ref in trial.references.all()])
         return super().get_context_data(
             summary=summary,
             reported_in=reported_in,
+            definitions=text.definitions(),
             citations=citations,
             sections=sections_shown_for(self.request, TreatmentOption.objects.filter(trials=trial)),
             **kwargs,

@@ -27,8 +27,9 @@ def start_history(since):
 
 class Command(BaseCommand):
     help = (
-        "Load the seed content (fixtures/seed.json) into an empty database, date its publication and start "
-        "its history. Does nothing when content already exists, so editors' changes are never overwritten."
+        "Load the seed content (fixtures/seed.json and glossary.json) into an empty database, date its "
+        "publication and start its history. Does nothing when content already exists, so editors' changes "
+        "are never overwritten."
     )
 
     def handle(self, *args, **options):
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             return
         with transaction.atomic():
             started = timezone.now()
-            call_command("loaddata", "seed", verbosity=options["verbosity"])
+            call_command("loaddata", "seed", "glossary", verbosity=options["verbosity"])
             # The seed goes live on this site now; its medical review stays empty until a reviewer records one.
             now = timezone.now()
             for model in (Overview, TreatmentOption, Drug, Trial):
