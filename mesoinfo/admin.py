@@ -6,12 +6,13 @@ import copy
 import difflib
 import re
 
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils.html import escape
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from markdownx.models import MarkdownxField
@@ -19,6 +20,7 @@ from markdownx.widgets import AdminMarkdownxWidget
 from simple_history.admin import SimpleHistoryAdmin
 
 from .concurrency import VersionCheckedForm
+from .markdown import READING_GRADE_TARGET, readability
 
 # Every Markdown field gets the live-preview editor, in change forms and inlines alike.
 MARKDOWN_EDITOR = {
@@ -44,6 +46,33 @@ def word_diff(old, new):
         if op in ("insert", "replace"):
             parts.append(f"<ins>{escape(''.join(new_words[b1:b2]))}</ins>")
     return mark_safe("".join(parts))  # noqa: S308 - every piece of text is escaped above
+
+
+class ReadabilityAdminMixin:
+    """Reading grade and reading time of every Markdown field: a list column and a change-form panel.
+
+    The target is grade 8 or below; the live preview under each text box shows the same figures.
+    """
+
+    @admin.display(description=_("reading grade"))
+    def reading_grade(self, obj):
+        report = readability(getattr(obj, obj.markdown_fields[0]))
+        if report is None:
+            return "—"
+        return f"{report.grade:.1f}" if report.on_target else f"{report.grade:.1f} (above {READING_GRADE_TARGET})"
+
+    @admin.display(description=_("readability"))
+    def readability_report(self, obj):
+        if obj is None or obj.pk is None:
+            return _("Shown after the first save, and live under each text box as you type.")
+        rows = []
+        for name in obj.markdown_fields:
+            report = readability(getattr(obj, name))
+            if report is not None:
+                rows.append((obj._meta.get_field(name).verbose_name.capitalize(), str(report)))
+        if not rows:
+            return "—"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {}</li>", rows))
 
 
 def _with_version_token(fieldsets):

@@ -9,9 +9,15 @@ only markup added after sanitising is our own, built with format_html from
 reference numbers.
 """
 
+import html as html_lib
+import math
+from dataclasses import dataclass
+
 import markdown as md
 import nh3
+import textstat
 from django.template.loader import render_to_string
+from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
 
 from references.citations import CitationNumbering, find_keys
@@ -56,17 +62,57 @@ def _scrollable_tables(html):
     ).replace("</table>", "</table></div>")
 
 
-def render_markdown(text, citations=None):
+def render_markdown(text, citations=None, glossary=None):
     """Render editor Markdown to safe HTML.
 
     `citations` is the page's CitationNumbering; markers are numbered in the
     order this function meets them, so a page renders its parts top to bottom.
-    Without one, markers are left out.
+    Without one, markers are left out. `glossary` (an object with `mark(html)`)
+    links the first mention of each glossary term in this text to its definition.
     """
     html = sanitise(md.markdown(text or "", extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS))
     html = _scrollable_tables(html)
     numbering = citations if citations is not None else CitationNumbering(references={})
-    return mark_safe(numbering.resolve(html))  # noqa: S308 - sanitised above, markers are ours
+    html = numbering.resolve(html)
+    if glossary is not None:
+        html = glossary.mark(html)
+    return mark_safe(html)  # noqa: S308 - sanitised above; citation and glossary markup are ours
+
+
+def plain_text(text):
+    """What a reader sees of Markdown, as plain text (no markup, no citation markers, no ®)."""
+    return html_lib.unescape(strip_tags(render_markdown(text))).replace("®", "").strip()
+
+
+READING_GRADE_TARGET = 8
+WORDS_PER_MINUTE = 200
+
+
+@dataclass
+class Readability:
+    grade: float
+    words: int
+
+    @property
+    def minutes(self):
+        return max(1, math.ceil(self.words / WORDS_PER_MINUTE))
+
+    @property
+    def on_target(self):
+        return self.grade <= READING_GRADE_TARGET
+
+    def __str__(self):
+        target = "on target" if self.on_target else f"above the target of {READING_GRADE_TARGET}"
+        return f"Reading grade {self.grade:.1f} ({target}) · {self.words} words · about {self.minutes} min to read"
+
+
+def readability(text):
+    """Flesch–Kincaid grade and reading time of Markdown as patients read it; None for empty text."""
+    plain = plain_text(text)
+    words = textstat.lexicon_count(plain)
+    if not words:
+        return None
+    return Readability(grade=round(textstat.flesch_kincaid_grade(plain), 1), words=words)
 
 
 def preview(text):
@@ -77,4 +123,5 @@ def preview(text):
     keys = find_keys(text)
     citations = CitationNumbering(references={ref.key: ref for ref in Reference.objects.filter(key__in=keys)})
     body = render_markdown(text, citations)
-    return render_to_string("includes/_preview.html", {"body": body, "citations": citations})
+    context = {"body": body, "citations": citations, "readability": readability(text)}
+    return render_to_string("includes/_preview.html", context)

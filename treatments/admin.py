@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from mesoinfo.admin import MARKDOWN_EDITOR, ContentAdmin, VersionTokenMixin
+from mesoinfo.admin import MARKDOWN_EDITOR, ContentAdmin, ReadabilityAdminMixin, VersionTokenMixin
 from mesoinfo.concurrency import VersionCheckedForm
 from references.admin import CitingAdminMixin
 
@@ -95,7 +95,7 @@ class WorkflowForm(VersionCheckedForm):
     )
 
 
-class PublishableAdmin(CitingAdminMixin, ContentAdmin):
+class PublishableAdmin(ReadabilityAdminMixin, CitingAdminMixin, ContentAdmin):
     """Admin for content with a publication status, enforcing who may publish on the server."""
 
     form = WorkflowForm
@@ -108,14 +108,20 @@ class PublishableAdmin(CitingAdminMixin, ContentAdmin):
 
     def get_fieldsets(self, request, obj=None):
         cited = (_("References cited"), {"fields": ["cited_references"]})
-        return [*super().get_fieldsets(request, obj), cited, self.review_fieldset]
+        reading = (_("Readability (target: grade 8 or below)"), {"fields": ["readability_report"]})
+        return [*super().get_fieldsets(request, obj), reading, cited, self.review_fieldset]
 
     def get_fields(self, request, obj=None):
-        workflow = {*REVIEW_FIELDS, "submit_for_review", "version_token", "cited_references"}
+        workflow = {*REVIEW_FIELDS, "submit_for_review", "version_token", "cited_references", "readability_report"}
         return [name for name in super().get_fields(request, obj) if name not in workflow]
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = [*super().get_readonly_fields(request, obj), *ALWAYS_READ_ONLY, "cited_references"]
+        readonly = [
+            *super().get_readonly_fields(request, obj),
+            *ALWAYS_READ_ONLY,
+            "cited_references",
+            "readability_report",
+        ]
         if not can_publish(request, self.model):
             readonly += REVIEWER_ONLY_FIELDS
         return readonly
@@ -221,7 +227,7 @@ class NextLinkInline(admin.TabularInline):
 
 @admin.register(Overview)
 class OverviewAdmin(PublishableAdmin):
-    list_display = ["title", "stage_label", "status", "review_due", "position", "section_count"]
+    list_display = ["title", "stage_label", "status", "review_due", "reading_grade", "position", "section_count"]
     search_fields = ["title", "summary", "intro"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [TreatmentOptionInline, NextLinkInline]
@@ -237,7 +243,7 @@ class OverviewAdmin(PublishableAdmin):
 
 @admin.register(TreatmentOption)
 class TreatmentOptionAdmin(PublishableAdmin):
-    list_display = ["heading", "overview", "modality", "status", "review_due", "position"]
+    list_display = ["heading", "overview", "modality", "status", "review_due", "reading_grade", "position"]
     list_filter = ["modality", "overview", *PublishableAdmin.list_filter]
     list_select_related = ["overview"]
     search_fields = ["heading", "body"]
@@ -248,7 +254,7 @@ class TreatmentOptionAdmin(PublishableAdmin):
 
 @admin.register(Drug)
 class DrugAdmin(PublishableAdmin):
-    list_display = ["generic_name", "brands", "drug_class", "status", "review_due"]
+    list_display = ["generic_name", "brands", "drug_class", "status", "review_due", "reading_grade"]
     search_fields = ["generic_name", "brand_names", "drug_class"]
     prepopulated_fields = {"slug": ["generic_name"]}
     fields = ["generic_name", "brand_names", "slug", "drug_class", "how_it_works", "approval_note"]
@@ -289,7 +295,16 @@ class TrialOutcomeInline(admin.TabularInline):
 
 @admin.register(Trial)
 class TrialAdmin(PublishableAdmin):
-    list_display = ["title", "phase", "trial_status", "patient_count", "regimen", "status", "review_due"]
+    list_display = [
+        "title",
+        "phase",
+        "trial_status",
+        "patient_count",
+        "regimen",
+        "status",
+        "review_due",
+        "reading_grade",
+    ]
     list_filter = ["phase", "trial_status", *PublishableAdmin.list_filter]
     list_select_related = ["regimen"]
     search_fields = ["title", "design", "summary", "regimen__name", "drugs__generic_name"]
@@ -303,12 +318,12 @@ class TrialAdmin(PublishableAdmin):
 
 
 @admin.register(GlossaryTerm)
-class GlossaryTermAdmin(CitingAdminMixin, ContentAdmin):
-    list_display = ["term", "other_forms", "pronunciation"]
+class GlossaryTermAdmin(ReadabilityAdminMixin, CitingAdminMixin, ContentAdmin):
+    list_display = ["term", "other_forms", "pronunciation", "reading_grade"]
     search_fields = ["term", "other_forms", "definition"]
     prepopulated_fields = {"slug": ["term"]}
-    readonly_fields = ["cited_references"]
-    fields = ["term", "slug", "other_forms", "pronunciation", "definition", "cited_references"]
+    readonly_fields = ["cited_references", "readability_report"]
+    fields = ["term", "slug", "other_forms", "pronunciation", "definition", "readability_report", "cited_references"]
 
 
 @admin.register(ReviewerProfile)

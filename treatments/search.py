@@ -6,7 +6,6 @@ simpler word match with the same interface and results page. Visibility is not
 the index's business: results are resolved through `published()`.
 """
 
-import html
 import re
 from dataclasses import dataclass
 
@@ -14,10 +13,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
 from django.db import connection
 from django.db.models import F, Q
-from django.utils.html import escape, strip_tags
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from mesoinfo.markdown import render_markdown
+from mesoinfo.markdown import plain_text
 
 from .models import Drug, Overview, SearchDocument, TreatmentOption, Trial
 
@@ -28,11 +27,6 @@ CONFIG = "english"
 # Snippet highlights are marked with characters no text contains, then the text is escaped.
 _START, _STOP = "\x02", "\x03"
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def plain_text(markdown_text):
-    """What a reader sees of Markdown, as plain text (no markup, no citation markers, no ®)."""
-    return html.unescape(strip_tags(render_markdown(markdown_text))).replace("®", "").strip()
 
 
 def document_fields(obj):
