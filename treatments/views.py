@@ -2,13 +2,16 @@ from dataclasses import dataclass
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views.generic import DetailView, ListView
 
+from mesoinfo.context_processors import absolute_url
 from mesoinfo.markdown import render_markdown
 from references.citations import CitationNumbering, find_keys
 from references.export import to_bibtex, to_ris
 from references.models import Reference
 
+from . import structured_data
 from .glossary import GlossaryMarker
 from .models import Drug, GlossaryTerm, Overview, TreatmentOption, Trial
 from .search import clean_query, search
@@ -92,12 +95,16 @@ def glossary(request):
     terms = list(GlossaryTerm.objects.prefetch_related("cites"))
     text = PageText(cited_by(*terms))
     entries = [(term, text.render(term.definition)) for term in terms]
-    return render(request, "treatments/glossary.html", {"entries": entries, "citations": text.citations})
+    data = structured_data.defined_term_set(entries, absolute_url(request, request.path))
+    context = {"entries": entries, "citations": text.citations, "structured_data": data}
+    return render(request, "treatments/glossary.html", context)
 
 
 def home(request):
     overviews = visible(request, Overview.objects.all())
-    return render(request, "treatments/home.html", {"overviews": overviews, "preview": is_previewing(request)})
+    data = structured_data.website(absolute_url(request, "/"), absolute_url(request, reverse("treatments:search")))
+    context = {"overviews": overviews, "preview": is_previewing(request), "structured_data": data}
+    return render(request, "treatments/home.html", context)
 
 
 def overview_detail(request, slug):
@@ -136,6 +143,10 @@ def overview_page(request, slug):
         for section in sections
     ]
     definitions = text.definitions()
+    last_updated = max(
+        (obj.last_published_at for obj in [overview, *sections] if obj.is_public and obj.last_published_at),
+        default=None,
+    )
     return {
         "overview": overview,
         "intro": intro,
@@ -145,9 +156,9 @@ def overview_page(request, slug):
         "next_links": overview.next_links.all(),
         "preview": preview,
         # "Last updated": the latest published change to anything the page shows.
-        "last_updated": max(
-            (obj.last_published_at for obj in [overview, *sections] if obj.is_public and obj.last_published_at),
-            default=None,
+        "last_updated": last_updated,
+        "structured_data": structured_data.medical_web_page(
+            overview, absolute_url(request, overview.get_absolute_url()), citations.cited, last_updated
         ),
     }
 
@@ -162,9 +173,19 @@ class PreviewMixin:
         return super().get_context_data(preview=is_previewing(self.request), **kwargs)
 
 
-class DrugListView(PreviewMixin, ListView):
+class CollectionMixin:
+    collection_name = ""
+
+    def get_context_data(self, **kwargs):
+        url = absolute_url(self.request, self.request.path)
+        data = structured_data.collection_page(self.collection_name, url)
+        return super().get_context_data(structured_data=data, **kwargs)
+
+
+class DrugListView(CollectionMixin, PreviewMixin, ListView):
     model = Drug
     context_object_name = "drugs"
+    collection_name = "Drugs used or studied in mesothelioma"
 
 
 class DrugDetailView(PreviewMixin, DetailView):
@@ -179,14 +200,16 @@ class DrugDetailView(PreviewMixin, DetailView):
             approval_note=text.render(drug.approval_note),
             definitions=text.definitions(),
             citations=text.citations,
+            structured_data=structured_data.drug(drug, absolute_url(self.request, drug.get_absolute_url())),
             sections=sections_shown_for(self.request, drug.sections.all()),
             trials=visible(self.request, drug.trials()),
             **kwargs,
         )
 
 
-class TrialListView(PreviewMixin, ListView):
+class TrialListView(CollectionMixin, PreviewMixin, ListView):
     context_object_name = "trials"
+    collection_name = "Clinical trials in mesothelioma"
     queryset = Trial.objects.select_related("regimen").prefetch_related("drugs", "outcomes")
 
 
@@ -202,11 +225,15 @@ class TrialDetailView(PreviewMixin, DetailView):
         summary = text.render(trial.summary)
         citations = text.citations
         reported_in = citations.superscript([citations.number(ref) for ref in trial.references.all()])
+        definitions = text.definitions()
         return super().get_context_data(
             summary=summary,
             reported_in=reported_in,
-            definitions=text.definitions(),
+            definitions=definitions,
             citations=citations,
+            structured_data=structured_data.medical_trial(
+                trial, absolute_url(self.request, trial.get_absolute_url()), citations.cited
+            ),
             sections=sections_shown_for(self.request, TreatmentOption.objects.filter(trials=trial)),
             **kwargs,
         )

@@ -1,0 +1,106 @@
+"""JSON-LD, sitemap, robots.txt, canonical URLs and Open Graph."""
+
+import json
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from tests.factories import make_drug, make_overview, make_reference, make_regimen, make_section, make_trial
+from treatments.models import Drug, Overview, ReviewerProfile, Trial
+
+pytestmark = pytest.mark.django_db
+SEED = "/treatment/stage-iv-recurrent-pleural-mesothelioma/"
+
+
+def jsonld(html):
+    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    assert len(blocks) == 1, blocks
+    return json.loads(blocks[0])
+
+
+def test_overview_is_a_medical_web_page_with_citations_and_review(client):
+    reviewer = get_user_model().objects.create_user("rev", password="pw-123456789")
+    ReviewerProfile.objects.create(user=reviewer, display_name="Jane Doe", credentials="MD")
+    make_reference(key="vog-2003", title="Phase III study", doi="10.1200/JCO.2003.11.136", pmid="12860938", year=2003)
+    overview = make_overview(title="Stage IV page", summary="For stage IV.", intro="Fact [@vog-2003].")
+    overview.publish(reviewer)
+    overview.save()
+    data = jsonld(client.get(overview.get_absolute_url()).content.decode())
+    assert data["@context"] == "https://schema.org" and data["@type"] == "MedicalWebPage"
+    assert data["name"] == "Stage IV page" and data["about"]["@type"] == "MedicalCondition"
+    assert data["medicalAudience"]["audienceType"] == "Patient"
+    assert data["lastReviewed"] == overview.reviewed_on.isoformat()
+    assert data["reviewedBy"] == {"@type": "Person", "name": "Jane Doe, MD"}
+    [article] = data["citation"]
+    assert article["@type"] == "ScholarlyArticle" and article["headline"] == "Phase III study"
+    assert article["sameAs"] == ["https://doi.org/10.1200/JCO.2003.11.136", "https://pubmed.ncbi.nlm.nih.gov/12860938/"]
+    assert data["url"].endswith(overview.get_absolute_url())
+
+
+def test_unreviewed_page_claims_no_review(client):
+    data = jsonld(client.get(make_overview().get_absolute_url()).content.decode())
+    assert "lastReviewed" not in data and "reviewedBy" not in data
+
+
+def test_drug_and_trial_types(client):
+    drug = make_drug(generic_name="pemetrexed", slug="pemetrexed", brand_names="Alimta", drug_class="Chemotherapy")
+    data = jsonld(client.get(drug.get_absolute_url()).content.decode())
+    assert (data["@type"], data["nonProprietaryName"], data["proprietaryName"]) == ("Drug", "pemetrexed", "Alimta")
+    assert data["drugClass"] == {"@type": "DrugClass", "name": "Chemotherapy"}
+    trial = make_trial(title="Big trial", phase="3", regimen=make_regimen(drug), references=[make_reference()])
+    data = jsonld(client.get(trial.get_absolute_url()).content.decode())
+    assert (data["@type"], data["phase"]) == ("MedicalTrial", "Phase III")
+    assert (
+        data["drug"] == [{"@type": "Drug", "name": "pemetrexed"}] and data["citation"][0]["@type"] == "ScholarlyArticle"
+    )
+
+
+def test_every_public_page_has_valid_jsonld(client):
+    call_command("load_seed", verbosity=0)
+    urls = ["/", "/drugs/", "/trials/", "/glossary/", SEED]
+    urls += [d.get_absolute_url() for d in Drug.objects.all()] + [t.get_absolute_url() for t in Trial.objects.all()]
+    for url in urls:
+        data = jsonld(client.get(url).content.decode())
+        assert data["@context"] == "https://schema.org", url
+
+
+def test_jsonld_is_escaped_against_script_injection(client):
+    overview = make_overview(title="</script><script>alert(1)</script>", summary="a & b <i>")
+    html = client.get(overview.get_absolute_url()).content.decode()
+    block = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S).group(1)
+    assert "<" not in block and ">" not in block
+    assert json.loads(block)["name"] == "</script><script>alert(1)</script>"
+
+
+def test_sitemap_lists_only_public_content(client):
+    public = make_overview(slug="public-page")
+    make_overview(slug="draft-page", status="draft")
+    make_section(public)
+    make_drug(slug="public-drug")
+    make_drug(slug="secret-drug", status="in_review")
+    make_trial(slug="future-trial", publish_at="2999-01-01T00:00:00Z")
+    response = client.get("/sitemap.xml")
+    assert response.status_code == 200
+    xml = response.content.decode()
+    assert "/treatment/public-page/" in xml and "/drugs/public-drug/" in xml and "/glossary/" in xml
+    for hidden in ["draft-page", "secret-drug", "future-trial"]:
+        assert hidden not in xml
+    assert Overview.objects.count() == 2
+
+
+def test_robots_txt_points_to_sitemap_and_keeps_admin_out(client):
+    text = client.get("/robots.txt").content.decode()
+    assert "Disallow: /admin/" in text and "Sitemap: http://testserver/sitemap.xml" in text
+
+
+def test_canonical_and_open_graph(client, settings):
+    overview = make_overview(title="Stage IV page", summary="Short summary.")
+    html = client.get(overview.get_absolute_url() + "?utm_source=x").content.decode()
+    assert f'<link rel="canonical" href="http://testserver{overview.get_absolute_url()}">' in html
+    assert '<meta property="og:title" content="Stage IV page">' in html
+    assert '<meta property="og:description" content="Short summary.">' in html
+    settings.SITE_URL = "https://mesoinfo.example.org"
+    html = client.get(overview.get_absolute_url()).content.decode()
+    assert f'href="https://mesoinfo.example.org{overview.get_absolute_url()}"' in html

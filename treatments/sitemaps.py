@@ -1,0 +1,40 @@
+from django.contrib.sitemaps import Sitemap
+from django.urls import reverse
+
+from .models import Drug, Overview, Trial
+
+
+class PublishedSitemap(Sitemap):
+    """Published content only, dated by its last published change."""
+
+    model = None
+
+    def items(self):
+        return self.model.objects.published().order_by("pk")
+
+    def lastmod(self, obj):
+        return obj.last_published_at
+
+
+class OverviewSitemap(PublishedSitemap):
+    model = Overview
+    priority = 1.0
+
+
+class DrugSitemap(PublishedSitemap):
+    model = Drug
+
+
+class TrialSitemap(PublishedSitemap):
+    model = Trial
+
+
+class PageSitemap(Sitemap):
+    def items(self):
+        return ["treatments:home", "treatments:drug-list", "treatments:trial-list", "treatments:glossary"]
+
+    def location(self, item):
+        return reverse(item)
+
+
+SITEMAPS = {"pages": PageSitemap, "overviews": OverviewSitemap, "drugs": DrugSitemap, "trials": TrialSitemap}
