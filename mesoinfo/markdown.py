@@ -80,8 +80,8 @@ def render_markdown(text, citations=None, glossary=None):
 
 
 def plain_text(text):
-    """What a reader sees of Markdown, as plain text (no markup, no citation markers, no ®)."""
-    return html_lib.unescape(strip_tags(render_markdown(text))).replace("®", "").strip()
+    """What a reader sees of Markdown, as plain text (no markup, no citation markers)."""
+    return html_lib.unescape(strip_tags(render_markdown(text))).strip()
 
 
 READING_GRADE_TARGET = 8

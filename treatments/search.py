@@ -138,6 +138,8 @@ def _simple_snippet(body, terms, width=90):
     lowered = body.lower()
     hits = [lowered.find(term) for term in terms if term in lowered]
     start = max(0, min(hits) - width) if hits else 0
+    if start:  # begin at a word
+        start = body.find(" ", start) + 1 or start
     text = body[start : start + 2 * width + 40]
     text = ("…" if start else "") + text + ("…" if start + len(text) < len(body) else "")
     pattern = re.compile("|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True)), re.I)

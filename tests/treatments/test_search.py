@@ -97,3 +97,8 @@ def test_rebuild_index_after_loaddata(client):
     assert any(r.kind == "Section" for r in results)
     if connection.vendor == "postgresql":
         assert SearchDocument.objects.filter(search_vector__isnull=False).count() == SearchDocument.objects.count()
+
+
+def test_snippets_keep_the_trademark_sign(client, content):
+    snippets = " ".join(str(result.snippet) for result in search("Alimta"))
+    assert "<mark>Alimta</mark>®" in snippets
