@@ -11,12 +11,15 @@ from treatments.sitemaps import SITEMAPS
 
 from . import editor
 from .context_processors import absolute_url
+from .views import healthz
+
+handler500 = "mesoinfo.views.server_error"
 
 
 def robots_txt(request):
     lines = [
         "User-agent: *",
-        "Disallow: /admin/",
+        f"Disallow: /{settings.ADMIN_URL}",
         "Disallow: /markdownx/",
         "Disallow: /search/",
         f"Sitemap: {absolute_url(request, '/sitemap.xml')}",
@@ -34,7 +37,8 @@ admin.site.site_title = "MesoInfo admin"
 admin.site.index_title = "Content"
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),
+    path("healthz", healthz, name="healthz"),
     # Mounted here rather than via markdownx.urls: those views are open to anyone.
     path("markdownx/markdownify/", editor.markdownify, name="markdownx_markdownify"),
     path("markdownx/upload/", editor.upload_image, name="markdownx_upload"),

@@ -1,7 +1,30 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 
 class TreatmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "treatments"
     verbose_name = "Treatment content"
+
+    def ready(self):
+        # Cached public pages are invalidated by any change to what they show: content,
+        # references, glossary, reviewers (their names appear on pages).
+        from mesoinfo.cache import content_changed
+
+        for model in apps.get_models():
+            opts = model._meta
+            if opts.app_label in {"treatments", "references"} and not opts.model_name.startswith("historical"):
+                if opts.model_name == "searchdocument":
+                    continue
+                post_save.connect(content_changed, sender=model, dispatch_uid=f"cache-save-{opts.label}")
+                post_delete.connect(content_changed, sender=model, dispatch_uid=f"cache-delete-{opts.label}")
+        post_save.connect(content_changed, sender="auth.User", dispatch_uid="cache-save-user")
+        m2m_changed.connect(_m2m_changed, dispatch_uid="cache-m2m")
+
+
+def _m2m_changed(sender, instance, action, **kwargs):
+    from mesoinfo.cache import content_changed
+
+    if action.startswith("post_") and instance._meta.app_label in {"treatments", "references"}:
+        content_changed()

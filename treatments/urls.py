@@ -1,21 +1,23 @@
 from django.urls import path, re_path
 
+from mesoinfo.cache import cache_public_page
+
 from . import views
 
 app_name = "treatments"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("treatment/<slug:slug>/", views.overview_detail, name="overview-detail"),
+    path("", cache_public_page(views.home), name="home"),
+    path("treatment/<slug:slug>/", cache_public_page(views.overview_detail), name="overview-detail"),
     re_path(
         r"^treatment/(?P<slug>[-\w]+)/references\.(?P<fmt>ris|bib)$",
-        views.overview_references,
+        cache_public_page(views.overview_references),
         name="overview-references",
     ),
-    path("search/", views.search_view, name="search"),
-    path("glossary/", views.glossary, name="glossary"),
-    path("drugs/", views.DrugListView.as_view(), name="drug-list"),
-    path("drugs/<slug:slug>/", views.DrugDetailView.as_view(), name="drug-detail"),
-    path("trials/", views.TrialListView.as_view(), name="trial-list"),
-    path("trials/<slug:slug>/", views.TrialDetailView.as_view(), name="trial-detail"),
+    path("search/", cache_public_page(views.search_view), name="search"),
+    path("glossary/", cache_public_page(views.glossary), name="glossary"),
+    path("drugs/", cache_public_page(views.DrugListView.as_view()), name="drug-list"),
+    path("drugs/<slug:slug>/", cache_public_page(views.DrugDetailView.as_view()), name="drug-detail"),
+    path("trials/", cache_public_page(views.TrialListView.as_view()), name="trial-list"),
+    path("trials/<slug:slug>/", cache_public_page(views.TrialDetailView.as_view()), name="trial-detail"),
 ]

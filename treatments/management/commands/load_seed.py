@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from mesoinfo.cache import content_changed
 from treatments.models import Drug, Overview, Status, TreatmentOption, Trial
 from treatments.search import rebuild_index
 
@@ -47,4 +48,5 @@ class Command(BaseCommand):
                 )
             start_history(since=started)
             rebuild_index()
+            content_changed()  # queryset updates above send no signals
         self.stdout.write(self.style.SUCCESS("Seed content loaded."))
