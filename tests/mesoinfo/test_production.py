@@ -1,0 +1,171 @@
+"""Caching, security headers, login throttling, health check and logs."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from mesoinfo.logging import JSONFormatter
+from tests.factories import make_drug, make_overview, make_reference, make_section, make_trial
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- caching -------------------------------------------------------------------------------------------------
+
+
+def test_anonymous_pages_are_cached_until_content_changes(client, django_assert_num_queries):
+    overview = make_overview(intro="First words.")
+    assert "First words." in client.get(overview.get_absolute_url()).content.decode()
+    with django_assert_num_queries(0):
+        assert "First words." in client.get(overview.get_absolute_url()).content.decode()
+    overview.intro = "Second words."
+    overview.save()
+    assert "Second words." in client.get(overview.get_absolute_url()).content.decode()
+
+
+@pytest.mark.parametrize("change", ["reference", "drug", "glossary", "delete-section", "m2m"])
+def test_any_change_to_what_a_page_shows_invalidates_it(client, change):
+    from treatments.models import GlossaryTerm
+
+    reference = make_reference(key="ref-2000", title="Old reference title")
+    overview = make_overview()
+    section = make_section(overview, heading="A section", body="Uses a drugamab [@ref-2000].")
+    drug = make_drug(generic_name="drugamab", slug="drugamab")
+    url = overview.get_absolute_url()
+    before = client.get(url).content.decode()
+    if change == "reference":
+        reference.title = "New reference title"
+        reference.save()
+        expected = "New reference title"
+    elif change == "drug":
+        drug.brand_names = "Brandex"
+        drug.save()
+        section.drugs.add(drug)
+        url = drug.get_absolute_url()
+        client.get(url)
+        drug.drug_class = "New class"
+        drug.save()
+        expected = "New class"
+    elif change == "glossary":
+        GlossaryTerm.objects.create(term="drugamab", slug="drugamab", definition="A made-up test drug.")
+        expected = "A made-up test drug."
+    elif change == "delete-section":
+        section.delete()
+        expected = None
+    else:
+        section.trials.add(make_trial(title="Added trial"))
+        expected = "Added trial"
+    after = client.get(url).content.decode()
+    if expected:
+        assert expected in after
+    else:
+        assert "A section" in before and "A section" not in after
+
+
+def test_staff_previews_are_never_cached_or_served_from_cache(client, admin_client):
+    overview = make_overview(intro="Public text.")
+    make_section(overview, heading="Draft section", status="draft")
+    assert "Draft section" not in client.get(overview.get_absolute_url()).content.decode()  # cached, public
+    assert "Draft section" in admin_client.get(overview.get_absolute_url()).content.decode()  # not from cache
+    assert "Draft section" not in client.get(overview.get_absolute_url()).content.decode()  # preview not cached
+
+
+def test_cache_generation_restarts_above_old_values_if_evicted():
+    from django.core.cache import cache
+
+    from mesoinfo.cache import GENERATION_KEY, content_changed, content_generation
+
+    first = content_generation()
+    cache.delete(GENERATION_KEY)
+    content_changed()
+    assert content_generation() > first
+
+
+# --- security headers ---------------------------------------------------------------------------------------
+
+
+def test_public_pages_have_strict_csp_and_security_headers(client):
+    response = client.get("/")
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+    assert "camera=()" in response["Permissions-Policy"]
+
+
+def test_admin_has_its_own_policy(admin_client):
+    csp = admin_client.get("/admin/")["Content-Security-Policy"]
+    assert "style-src 'self' 'unsafe-inline'" in csp and "script-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_production_settings_pass_check_deploy_with_no_warnings():
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "HTTPS", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    env.update(SECRET_KEY="x" * 20 + "-Production-Key-" + "y" * 30, ALLOWED_HOSTS="mesoinfo.example.org")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_admin_url_is_configurable():
+    env = dict(os.environ)
+    env.update(ADMIN_URL="staff-only-7f3a", DEBUG="1")
+    code = "from django.urls import reverse; print(reverse('admin:index'))"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "mesoinfo.settings"}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.stdout.strip() == "/staff-only-7f3a/", result.stderr
+
+
+# --- login throttling ----------------------------------------------------------------------------------------
+
+
+def test_repeated_failed_logins_lock_out_with_a_clear_message(client, settings):
+    get_user_model().objects.create_superuser("clinician", "c@example.org", "right-password-123")
+    login = reverse("admin:login")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = client.post(login, {"username": "clinician", "password": "wrong"})
+        assert response.status_code == 200
+    locked = client.post(login, {"username": "clinician", "password": "wrong"})
+    assert locked.status_code == 429
+    assert "Too many failed login attempts" in locked.content.decode()
+    # Even the right password is refused while locked out.
+    assert client.post(login, {"username": "clinician", "password": "right-password-123"}).status_code == 429
+    # Another user from the same address is not locked out.
+    get_user_model().objects.create_superuser("other", "o@example.org", "other-password-123")
+    assert client.post(login, {"username": "other", "password": "other-password-123"}).status_code == 302
+
+
+# --- health and logs -------------------------------------------------------------------------------------------
+
+
+def test_healthz_reports_database_and_cache(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+def test_request_logs_are_json_without_personal_data(client, caplog):
+    overview = make_overview()
+    with caplog.at_level(logging.INFO, logger="mesoinfo.request"):
+        client.get(overview.get_absolute_url() + "?q=my+diagnosis", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    record = next(r for r in caplog.records if r.name == "mesoinfo.request")
+    line = json.loads(JSONFormatter().format(record))
+    assert line["path"] == overview.get_absolute_url() and line["status"] == 200 and line["method"] == "GET"
+    assert "duration_ms" in line
+    text = json.dumps(line)
+    assert "diagnosis" not in text and "203.0.113.9" not in text and "q=" not in text
