@@ -211,7 +211,7 @@ if env_bool("BEHIND_PROXY", False):
 # --- Cache -----------------------------------------------------------------
 # Local memory by default; CACHE_URL=redis://host:6379/0 shares one Redis
 # cache between app servers. Public pages are cached and invalidated on every
-# change to content (mesoinfo/cache.py).
+# change to content (treatments/caching.py).
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}

@@ -28,8 +28,6 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from pylatexenc.latex2text import LatexNodes2Text
 
-from mesoinfo.cache import content_changed
-
 from .export import split_authors
 from .integrity import normalise_doi
 from .models import Reference, normalise_title
@@ -801,5 +799,5 @@ def reference_import(
         raise ValueError(
             f"The database refused the import ({error}). Nothing was imported; check the file again."
         ) from error
-    content_changed()  # bulk_create sends no signals: cached pages must still refresh
+    # No page shows a reference until some text cites it, and saving that text refreshes the page cache.
     return objects

@@ -10,12 +10,12 @@ class TreatmentsConfig(AppConfig):
     def ready(self):
         # Cached public pages are invalidated by any change to what they show: content,
         # references, glossary, reviewers (their names appear on pages).
-        from mesoinfo.cache import content_changed
+        from .caching import content_changed
 
         for model in apps.get_models():
             opts = model._meta
             if opts.app_label in {"treatments", "references"} and not opts.model_name.startswith("historical"):
-                if opts.model_name == "searchdocument":
+                if opts.model_name in {"searchdocument", "pagecachegeneration"}:
                     continue
                 post_save.connect(content_changed, sender=model, dispatch_uid=f"cache-save-{opts.label}")
                 post_delete.connect(content_changed, sender=model, dispatch_uid=f"cache-delete-{opts.label}")
@@ -24,7 +24,7 @@ class TreatmentsConfig(AppConfig):
 
 
 def _m2m_changed(sender, instance, action, **kwargs):
-    from mesoinfo.cache import content_changed
+    from .caching import content_changed
 
     if action.startswith("post_") and instance._meta.app_label in {"treatments", "references"}:
         content_changed()

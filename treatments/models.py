@@ -152,8 +152,7 @@ class OverviewQuerySet(PublishableQuerySet):
             sections, trials = sections.published_or_being_updated(), trials.published()
         trials = trials.select_related("regimen").prefetch_related("references", "outcomes", "drugs")
         return self.prefetch_related(
-            "cites",
-            Prefetch("sections", queryset=sections.prefetch_related("cites", Prefetch("trials", queryset=trials))),
+            Prefetch("sections", queryset=sections.prefetch_related(Prefetch("trials", queryset=trials))),
             Prefetch("next_links", queryset=NextLink.objects.select_related("target")),
         )
 
@@ -511,3 +510,12 @@ class SearchDocument(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class PageCacheGeneration(models.Model):
+    """One row, bumped with every content change; cached public pages are keyed by its value."""
+
+    value = models.BigIntegerField(default=1)
+
+    def __str__(self):
+        return str(self.value)

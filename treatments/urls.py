@@ -1,8 +1,7 @@
 from django.urls import path, re_path
 
-from mesoinfo.cache import cache_public_page
-
 from . import views
+from .caching import cache_public_page
 
 app_name = "treatments"
 

@@ -72,9 +72,10 @@ def trial_rows(trials, citations):
     return [TrialRow(trial, citations.superscript(numbers)) for trial, numbers in numbered]
 
 
-def cited_by(*objects):
-    """The references that these CitingModel objects cite, by key (uses prefetched `cites`)."""
-    return {ref.key: ref for obj in objects for ref in obj.cites.all()}
+def cited_in(*texts):
+    """The references these Markdown texts cite, by key, in one query."""
+    keys = {key for text in texts for key in find_keys(text)}
+    return {ref.key: ref for ref in Reference.objects.filter(key__in=keys)} if keys else {}
 
 
 def sections_shown_for(request, queryset):
@@ -92,8 +93,8 @@ def search_view(request):
 
 
 def glossary(request):
-    terms = list(GlossaryTerm.objects.prefetch_related("cites"))
-    text = PageText(cited_by(*terms))
+    terms = list(GlossaryTerm.objects.all())
+    text = PageText(cited_in(*(term.definition for term in terms)))
     entries = [(term, text.render(term.definition)) for term in terms]
     data = structured_data.defined_term_set(entries, absolute_url(request, request.path))
     context = {"entries": entries, "citations": text.citations, "structured_data": data}
@@ -133,7 +134,9 @@ def overview_page(request, slug):
     preview = is_previewing(request)
     overview = get_object_or_404(visible(request, Overview.objects.with_page_content(preview=preview)), slug=slug)
     sections = list(overview.sections.all())
-    text = PageText(cited_by(overview, *sections), GlossaryTerm.objects.all())
+    text = PageText(
+        cited_in(overview.intro, *(section.body for section in sections)), GlossaryTerm.objects.all()
+    )
     citations = text.citations
     intro = text.render(overview.intro)
     rendered = [
@@ -190,11 +193,11 @@ class DrugListView(CollectionMixin, PreviewMixin, ListView):
 
 class DrugDetailView(PreviewMixin, DetailView):
     context_object_name = "drug"
-    queryset = Drug.objects.prefetch_related("cites")
+    model = Drug
 
     def get_context_data(self, **kwargs):
         drug = self.object
-        text = PageText(cited_by(drug), GlossaryTerm.objects.all())
+        text = PageText(cited_in(drug.how_it_works, drug.approval_note), GlossaryTerm.objects.all())
         return super().get_context_data(
             how_it_works=text.render(drug.how_it_works),
             approval_note=text.render(drug.approval_note),
@@ -216,12 +219,12 @@ class TrialListView(CollectionMixin, PreviewMixin, ListView):
 class TrialDetailView(PreviewMixin, DetailView):
     context_object_name = "trial"
     queryset = Trial.objects.select_related("regimen").prefetch_related(
-        "cites", "references", "outcomes", "drugs", "regimen__regimen_drugs__drug"
+        "references", "outcomes", "drugs", "regimen__regimen_drugs__drug"
     )
 
     def get_context_data(self, **kwargs):
         trial = self.object
-        text = PageText(cited_by(trial), GlossaryTerm.objects.all())
+        text = PageText(cited_in(trial.summary), GlossaryTerm.objects.all())
         summary = text.render(trial.summary)
         citations = text.citations
         reported_in = citations.superscript([citations.number(ref) for ref in trial.references.all()])

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from mesoinfo.cache import content_changed
+from treatments.caching import content_changed
 from treatments.models import Drug, Overview, Status, TreatmentOption, Trial
 from treatments.search import rebuild_index
 

@@ -1,41 +1,32 @@
 """Whole-page caching for anonymous visitors that never serves stale content.
 
-Every cached page's key contains the current "content generation"; any change
-to content (save, delete, many-to-many change, import) bumps the generation,
-so the next request renders afresh. Staff and logged-in users are never served
+Cached pages are keyed by a "content generation" number kept in the database.
+Every change to content bumps it inside the same transaction as the change,
+so every app server and worker sees the new number exactly when it sees the
+new content, whatever cache backend holds the pages (local memory per
+process, or Redis shared by all). Staff and logged-in users are never served
 from, or written to, the cache: their previews show drafts.
 """
 
 import hashlib
-import time
 from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import F
 from django.http import HttpResponse
 
-GENERATION_KEY = "mesoinfo:content-generation"
-
-
-def _new_generation():
-    # If the counter is ever evicted, restart above every number used before, never back at 1.
-    return time.time_ns()
+from .models import PageCacheGeneration
 
 
 def content_generation():
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, _new_generation(), timeout=None)
-        generation = cache.get(GENERATION_KEY) or _new_generation()
-    return generation
+    return PageCacheGeneration.objects.values_list("value", flat=True).first() or 0
 
 
 def content_changed(**_signal_kwargs):
-    """Invalidate every cached page (connected to content models' signals; call after bulk writes)."""
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:  # evicted: any new generation is newer than all cached pages
-        cache.set(GENERATION_KEY, _new_generation(), timeout=None)
+    """Invalidate every cached page: connected to content models' signals; call it after bulk writes."""
+    if not PageCacheGeneration.objects.filter(pk=1).update(value=F("value") + 1):
+        PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": 1})
 
 
 def cache_public_page(view):
