@@ -189,6 +189,7 @@ class DrugListView(CollectionMixin, PreviewMixin, ListView):
     model = Drug
     context_object_name = "drugs"
     collection_name = "Drugs used or studied in mesothelioma"
+    paginate_by = 100
 
 
 class DrugDetailView(PreviewMixin, DetailView):
@@ -213,6 +214,7 @@ class DrugDetailView(PreviewMixin, DetailView):
 class TrialListView(CollectionMixin, PreviewMixin, ListView):
     context_object_name = "trials"
     collection_name = "Clinical trials in mesothelioma"
+    paginate_by = 50
     queryset = Trial.objects.select_related("regimen").prefetch_related("drugs", "outcomes")
 
 

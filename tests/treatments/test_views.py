@@ -181,12 +181,12 @@ def test_other_pages_query_counts_do_not_grow(client, django_assert_num_queries,
     drug = overview.sections.first().drugs.first()
     trial = overview.sections.first().trials.first()
     trial.drugs.add(drug)
-    # Each count includes the page cache's content-generation lookup.
+    # Each count includes the page cache's content-generation lookup; lists also count for pagination.
     for url, budget in [
         ("/", 2),
-        (reverse("treatments:drug-list"), 2),
+        (reverse("treatments:drug-list"), 3),
         (drug.get_absolute_url(), 5),
-        (reverse("treatments:trial-list"), 4),
+        (reverse("treatments:trial-list"), 5),
         (trial.get_absolute_url(), 9),
     ]:
         with django_assert_num_queries(budget):
@@ -196,3 +196,13 @@ def test_other_pages_query_counts_do_not_grow(client, django_assert_num_queries,
 def test_favicon_ico_redirects_to_the_site_icon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 302 and response["Location"].endswith("favicon.svg")
+
+
+def test_long_lists_are_paginated(client):
+    for n in range(55):
+        make_trial(title=f"Paged trial {n:02d}", slug=f"paged-{n:02d}")
+    first = client.get(reverse("treatments:trial-list")).content.decode()
+    assert "Paged trial 49" in first and "Paged trial 50" not in first and "Page 1 of 2" in first
+    second = client.get(reverse("treatments:trial-list"), {"page": 2}).content.decode()
+    assert "Paged trial 54" in second and 'rel="prev"' in second
+    assert client.get(reverse("treatments:trial-list"), {"page": 99}).status_code == 404
