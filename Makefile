@@ -25,8 +25,13 @@ run: $(VENV)/.runtime
 	DEBUG=$${DEBUG:-1} $(PY) manage.py load_seed
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runserver $(HOST):$(PORT)
 
+# Test-only Node tools (package.json): axe-core and the Nu HTML Checker. Without npm, their tests skip.
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --ignore-scripts; \
+	else echo "npm not found: the accessibility and HTML validity tests will be skipped"; fi
+
 ## test: install the test tools and run the whole suite (DATABASE_URL picks the database)
-test: $(VENV)/.dev
+test: $(VENV)/.dev node_modules/.package-lock.json
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
@@ -54,7 +59,7 @@ check: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache staticfiles
 
 ## bench-import: time importing 10,000 references (not part of make test)
 bench-import: $(VENV)/.dev

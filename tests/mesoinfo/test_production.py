@@ -113,7 +113,9 @@ def test_admin_has_its_own_policy(admin_client):
 
 
 def test_production_settings_pass_check_deploy_with_no_warnings():
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "HTTPS", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    # Without the test-only settings (browser tests set DJANGO_ALLOW_ASYNC_UNSAFE, which --deploy rejects).
+    unset = {"DEBUG", "HTTPS", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(SECRET_KEY="x" * 20 + "-Production-Key-" + "y" * 30, ALLOWED_HOSTS="mesoinfo.example.org")
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
