@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format migrate seed superuser check clean bench-import
+.PHONY: run test lint format migrate seed superuser check clean bench-import backup restore
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -64,3 +64,13 @@ clean:
 ## bench-import: time importing 10,000 references (not part of make test)
 bench-import: $(VENV)/.dev
 	$(PY) bench/import_benchmark.py
+
+## backup: content, history and accounts to backups/mesoinfo-<UTC time>.json (or FILE=…); keep it private
+backup: $(VENV)/.runtime
+	@mkdir -p backups
+	DEBUG=$${DEBUG:-1} $(PY) manage.py backup_content --output "$${FILE:-backups/mesoinfo-$$(date -u +%Y%m%d-%H%M%S).json}"
+
+## restore: load FILE=… into an empty migrated database (FORCE=1 replaces the current content)
+restore: migrate
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/….json [FORCE=1]"; exit 2; }
+	DEBUG=$${DEBUG:-1} $(PY) manage.py restore_content $(if $(FORCE),--force) "$(FILE)"

@@ -7,9 +7,13 @@ each upload's content with Pillow.
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from markdownx.forms import ImageForm
 from markdownx.views import ImageUploadView, MarkdownifyView
 from PIL import Image, UnidentifiedImageError
+
+# Larger pictures are refused before decoding: a small file can declare huge dimensions.
+MAX_PIXELS = 25_000_000
 
 # Pillow format → (content type, file extension). Nothing else is accepted.
 IMAGE_FORMATS = {
@@ -23,14 +27,21 @@ IMAGE_FORMATS = {
 class VerifiedImageForm(ImageForm):
     def clean(self):
         upload = super().clean()
+        unreadable = "This file is not a picture we can read. Upload a JPEG, PNG, GIF or WebP image."
         try:
             with Image.open(upload) as image:
+                image_format, (width, height) = image.format, image.size
+                if width * height > MAX_PIXELS:
+                    raise ValidationError(
+                        f"This picture is too large ({width} × {height} pixels). Resize it to at most "
+                        f"{MAX_PIXELS // 1_000_000} million pixels and upload it again."
+                    )
                 image.verify()
-                image_format = image.format
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise ValidationError(
-                "This file is not a picture we can read. Upload a JPEG, PNG, GIF or WebP image."
-            ) from exc
+            upload.seek(0)
+            with Image.open(upload) as image:
+                image.load()  # decode every pixel: truncated or corrupt data is refused here, not later
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+            raise ValidationError(unreadable) from exc
         if image_format not in IMAGE_FORMATS:
             raise ValidationError("Only JPEG, PNG, GIF and WebP images can be uploaded.")
         upload.seek(0)
@@ -41,5 +52,13 @@ class VerifiedImageForm(ImageForm):
         return upload
 
 
+class VerifiedImageUploadView(ImageUploadView):
+    form_class = VerifiedImageForm
+
+    def form_invalid(self, form):
+        # markdownx answers a non-AJAX invalid upload with a template it does not have (a 500).
+        return JsonResponse(form.errors, status=400)
+
+
 markdownify = staff_member_required(MarkdownifyView.as_view())
-upload_image = staff_member_required(ImageUploadView.as_view(form_class=VerifiedImageForm))
+upload_image = staff_member_required(VerifiedImageUploadView.as_view())

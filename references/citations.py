@@ -16,6 +16,8 @@ MARKER_RE = re.compile(rf"\[\s*(@{KEY_PATTERN}(?:\s*[;,]\s*@{KEY_PATTERN})*)\s*\
 _KEY_RE = re.compile(rf"@({KEY_PATTERN})")
 # When rendering, the space before a marker goes too: "fact [@x]." reads "fact¹."
 _MARKER_WITH_SPACE_RE = re.compile(r"[ \t]*" + MARKER_RE.pattern)
+# A tag, with quoted attribute values that may contain ">".
+TAG_RE = re.compile(r"""(<(?:[^>"']|"[^"]*"|'[^']*')*>)""")
 
 
 def _marker_keys(marker_body):
@@ -87,10 +89,15 @@ class CitationNumbering:
         )
 
     def resolve(self, html):
-        """Replace every citation marker in sanitised HTML with numbered superscripts."""
+        """Replace every citation marker in the text of sanitised HTML with numbered superscripts.
+
+        Markers inside tags (an image's alt text, a link's title) are left as they are.
+        """
 
         def replace(match):
             numbers = [self.number_key(key) for key in _marker_keys(match.group(1))]
             return str(self.superscript(n for n in numbers if n is not None))
 
-        return _MARKER_WITH_SPACE_RE.sub(replace, html)
+        return "".join(
+            part if part.startswith("<") else _MARKER_WITH_SPACE_RE.sub(replace, part) for part in TAG_RE.split(html)
+        )

@@ -1,5 +1,6 @@
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -13,6 +14,8 @@ from mesoinfo.concurrency import VersionedModel
 from .citations import find_keys
 
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{}/"
+# Control characters and whitespace inside a URL are how browsers get tricked into other schemes.
+_UNSAFE_URL = re.compile(r"[\x00-\x20\x7f]")
 DOI_URL = "https://doi.org/{}"
 
 
@@ -97,6 +100,15 @@ class Reference(VersionedModel):
     @property
     def pubmed_url(self):
         return PUBMED_URL.format(self.pmid) if self.pmid else ""
+
+    @property
+    def link_url(self):
+        """The URL, only if it is a web address: a link never runs script, whatever was stored."""
+        return (
+            self.url
+            if urlsplit(self.url.strip()).scheme.lower() in ("http", "https") and not _UNSAFE_URL.search(self.url)
+            else ""
+        )
 
     @property
     def doi_url(self):

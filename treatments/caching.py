@@ -9,6 +9,7 @@ from, or written to, the cache: their previews show drafts.
 """
 
 import hashlib
+import time
 from functools import wraps
 
 from django.conf import settings
@@ -19,14 +20,22 @@ from django.http import HttpResponse
 from .models import PageCacheGeneration
 
 
+def _first_generation():
+    # A new or restored database starts above any number a shared cache may hold from another one.
+    return time.time_ns()
+
+
 def content_generation():
-    return PageCacheGeneration.objects.values_list("value", flat=True).first() or 0
+    generation = PageCacheGeneration.objects.values_list("value", flat=True).first()
+    if generation is None:
+        generation = PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": _first_generation()})[0].value
+    return generation
 
 
 def content_changed(**_signal_kwargs):
     """Invalidate every cached page: connected to content models' signals; call it after bulk writes."""
     if not PageCacheGeneration.objects.filter(pk=1).update(value=F("value") + 1):
-        PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": 1})
+        PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": _first_generation()})
 
 
 def cache_public_page(view):

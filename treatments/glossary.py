@@ -11,9 +11,10 @@ import re
 
 from django.utils.html import format_html
 
+from references.citations import TAG_RE
+
 # Tags whose text is never marked.
 SKIP_TAGS = {"a", "h1", "h2", "h3", "h4", "h5", "h6", "sup", "code", "pre", "abbr", "caption", "th", "mark"}
-_TAG_RE = re.compile(r"(<[^>]*>)")
 _TAG_NAME_RE = re.compile(r"<\s*(/?)\s*([a-zA-Z0-9]+)")
 _VOID_TAGS = {"br", "hr", "img"}
 
@@ -40,7 +41,7 @@ class GlossaryMarker:
         marked_here = set()
         skipping = []
         parts = []
-        for part in _TAG_RE.split(str(html)):
+        for part in TAG_RE.split(str(html)):
             if part.startswith("<"):
                 self._track(part, skipping)
                 parts.append(part)

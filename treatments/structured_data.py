@@ -13,7 +13,7 @@ def scholarly_article(reference):
         data["datePublished"] = str(reference.year)
     if reference.source:
         data["isPartOf"] = {"@type": "Periodical", "name": reference.source}
-    same_as = [url for url in (reference.doi_url, reference.pubmed_url, reference.url) if url]
+    same_as = [url for url in (reference.doi_url, reference.pubmed_url, reference.link_url) if url]
     if same_as:
         data["sameAs"] = same_as
     return data

@@ -134,9 +134,7 @@ def overview_page(request, slug):
     preview = is_previewing(request)
     overview = get_object_or_404(visible(request, Overview.objects.with_page_content(preview=preview)), slug=slug)
     sections = list(overview.sections.all())
-    text = PageText(
-        cited_in(overview.intro, *(section.body for section in sections)), GlossaryTerm.objects.all()
-    )
+    text = PageText(cited_in(overview.intro, *(section.body for section in sections)), GlossaryTerm.objects.all())
     citations = text.citations
     intro = text.render(overview.intro)
     rendered = [
