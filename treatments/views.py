@@ -45,9 +45,9 @@ class PageText:
     def definitions(self):
         """(term, definition HTML) for every glossary term marked on the page, after its main text."""
         terms = self.glossary.used
-        missing = {key for term in terms for key in find_keys(term.definition)} - set(self.citations.references)
-        if missing:
-            self.citations.references.update({ref.key: ref for ref in Reference.objects.filter(key__in=missing)})
+        definitions = [term.definition for term in terms]
+        if {key for text in definitions for key in find_keys(text)} - set(self.citations.references):
+            self.citations.references.update(cited_in(*definitions))
         return [(term, render_markdown(term.definition, self.citations)) for term in terms]
 
 
