@@ -11,6 +11,7 @@ reference numbers.
 
 import html as html_lib
 import math
+import threading
 from dataclasses import dataclass
 
 import markdown as md
@@ -42,6 +43,16 @@ ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 # and section <h2>s: Markdown's level 1 becomes <h3>.
 _EXTENSIONS = ["tables", "sane_lists", "toc"]
 _EXTENSION_CONFIGS = {"toc": {"baselevel": 3, "anchorlink": False, "permalink": False}}
+# Building a Markdown converter (loading its extensions) costs far more than converting a section,
+# so each thread keeps one and resets it between texts (converters are not thread-safe).
+_local = threading.local()
+
+
+def _to_html(text):
+    converter = getattr(_local, "converter", None)
+    if converter is None:
+        converter = _local.converter = md.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS)
+    return converter.reset().convert(text)
 
 
 def sanitise(html):
@@ -70,7 +81,7 @@ def render_markdown(text, citations=None, glossary=None):
     Without one, markers are left out. `glossary` (an object with `mark(html)`)
     links the first mention of each glossary term in this text to its definition.
     """
-    html = sanitise(md.markdown(text or "", extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIGS))
+    html = sanitise(_to_html(text or ""))
     html = _scrollable_tables(html)
     numbering = citations if citations is not None else CitationNumbering(references={})
     html = numbering.resolve(html)
