@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format migrate seed superuser check clean bench-import backup restore
+.PHONY: run test lint format migrate seed superuser check clean bench-import backup restore bench bench-data loadtest
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -74,3 +74,16 @@ backup: $(VENV)/.runtime
 restore: migrate
 	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/….json [FORCE=1]"; exit 2; }
 	DEBUG=$${DEBUG:-1} $(PY) manage.py restore_content $(if $(FORCE),--force) "$(FILE)"
+
+## bench: HTTP benchmark on a synthetic dataset (builds mesoinfo_bench on the local PostgreSQL the first time); see docs/performance.md
+bench: $(VENV)/.runtime
+	@command -v wrk >/dev/null || echo "wrk not found (apt-get install -y wrk): using the slower Python load generator"
+	$(PY) bench/run.py --reuse $(BENCH_ARGS)
+
+## bench-data: rebuild the synthetic benchmark database mesoinfo_bench (drops it first)
+bench-data: $(VENV)/.runtime
+	$(PY) bench/generate.py
+
+## loadtest: 64 clients for 60 s against gunicorn + PostgreSQL; exits 1 on any error
+loadtest: $(VENV)/.runtime
+	$(PY) bench/loadtest.py $(LOADTEST_ARGS)
