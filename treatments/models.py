@@ -151,7 +151,7 @@ class OverviewQuerySet(PublishableQuerySet):
         if not preview:
             sections, trials = sections.published_or_being_updated(), trials.published()
         trials = trials.select_related("regimen").prefetch_related("references", "outcomes", "drugs")
-        return self.prefetch_related(
+        return self.select_related("reviewed_by__reviewer_profile").prefetch_related(
             Prefetch("sections", queryset=sections.prefetch_related(Prefetch("trials", queryset=trials))),
             Prefetch("next_links", queryset=NextLink.objects.select_related("target")),
         )

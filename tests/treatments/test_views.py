@@ -206,3 +206,16 @@ def test_long_lists_are_paginated(client):
     second = client.get(reverse("treatments:trial-list"), {"page": 2}).content.decode()
     assert "Paged trial 54" in second and 'rel="prev"' in second
     assert client.get(reverse("treatments:trial-list"), {"page": 99}).status_code == 404
+
+
+def test_reviewed_overview_keeps_the_query_budget(client, django_assert_num_queries, django_user_model):
+    from treatments.models import ReviewerProfile
+
+    reviewer = django_user_model.objects.create_user("reviewer", password="pw-123456789")
+    ReviewerProfile.objects.create(user=reviewer, display_name="Jane Doe", credentials="MD")
+    overview = build_overview(n_sections=3, n_trials=3)
+    overview.publish(reviewer)
+    overview.save()
+    with django_assert_num_queries(10):
+        html = client.get(overview.get_absolute_url()).content.decode()
+    assert "Medically reviewed by Jane Doe, MD" in html
