@@ -209,13 +209,15 @@ def section_in(where, state_name, **fields):
 @pytest.mark.parametrize("viewer", VIEWERS)
 @pytest.mark.parametrize("state_name", STATES)
 @pytest.mark.parametrize("where", ["section", "overview"])
-def test_drug_page_where_we_discuss_it(browse, where, state_name, viewer):
-    drug = make_drug()
+@pytest.mark.parametrize(("kind", "make", "relation"), [("drug", make_drug, "drugs"), ("trial", make_trial, "trials")])
+def test_where_we_discuss_it(browse, kind, make, relation, where, state_name, viewer):
+    """Drug and trial pages list only the sections (on overviews) the viewer may see."""
+    obj = make()
     public_section = make_section(make_overview(), heading="Public discussion")
-    public_section.drugs.add(drug)
+    getattr(public_section, relation).add(obj)
     section = section_in(where, state_name, heading="Discussion under test")
-    section.drugs.add(drug)
-    status, html = browse(viewer, drug.get_absolute_url())
+    getattr(section, relation).add(obj)
+    status, html = browse(viewer, obj.get_absolute_url())
     assert status == 200
     discussed = html[html.index("Where we discuss it") :]
     assert link(public_section.get_absolute_url(), "Public discussion") in discussed
@@ -262,24 +264,6 @@ def test_trial_page_drug_links(browse, via, state_name, viewer):
     assert "testomab" in drugs  # the trial's drugs are named either way
     assert (link(drug.get_absolute_url(), "testomab") in drugs) is expect_shown(viewer, state_name)
     assert (drug.get_absolute_url() in html) is expect_shown(viewer, state_name)
-
-
-@pytest.mark.parametrize("viewer", VIEWERS)
-@pytest.mark.parametrize("state_name", STATES)
-@pytest.mark.parametrize("where", ["section", "overview"])
-def test_trial_page_where_we_discuss_it(browse, where, state_name, viewer):
-    trial = make_trial()
-    public_section = make_section(make_overview(), heading="Public discussion")
-    public_section.trials.add(trial)
-    section = section_in(where, state_name, heading="Discussion under test")
-    section.trials.add(trial)
-    status, html = browse(viewer, trial.get_absolute_url())
-    assert status == 200
-    discussed = html[html.index("Where we discuss it") :]
-    assert link(public_section.get_absolute_url(), "Public discussion") in discussed
-    shown = expect_shown(viewer, state_name)
-    assert (link(section.get_absolute_url(), "Discussion under test") in discussed) is shown
-    assert ("Home of the section" in discussed) is shown
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)
