@@ -42,9 +42,9 @@ NOTABLE = [
 ]
 
 
-def _setup(database, static_root, cache_url):
+def _setup(database, static_root, cache_url, **extra):
     """Production settings (page cache off unless asked); static files collected (DEBUG=0 needs the manifest)."""
-    env = benchlib.django_env(database, static_root=static_root, cache_url=cache_url)
+    env = benchlib.django_env(database, static_root=static_root, cache_url=cache_url, **extra)
     if not (Path(static_root) / "staticfiles.json").exists():
         benchlib.collectstatic(env)
     os.environ.update(env)
@@ -107,7 +107,6 @@ def instrument():
     from django.test.client import ClientHandler
 
     import mesoinfo.markdown
-    import treatments.views
     from references.citations import CitationNumbering
     from treatments.glossary import GlossaryMarker
 
@@ -116,8 +115,8 @@ def instrument():
     areas.wrap(BaseHandler, "_get_response", "View code: ORM model building, prefetch joins, Python")
     areas.wrap(BaseDatabaseWrapper, "connect", "Database connect (CONN_MAX_AGE=0)")
     areas.wrap(BaseDatabaseWrapper, "close", "Database close")
-    areas.wrap(mesoinfo.markdown, "render_markdown", "Markdown → HTML + nh3 sanitising")
-    areas.wrap(treatments.views, "render_markdown", "Markdown → HTML + nh3 sanitising")
+    areas.wrap(mesoinfo.markdown, "_sanitised_html", "Markdown → HTML + nh3 sanitising")
+    areas.wrap(mesoinfo.markdown, "sanitised_html_many", "Rendered-HTML cache: keys, read, write")
     areas.wrap(CitationNumbering, "resolve", "Citation markers → superscripts")
     areas.wrap(GlossaryMarker, "mark", "Glossary: marking terms")
     areas.wrap(GlossaryMarker, "__init__", "Glossary: building the term pattern")
@@ -193,7 +192,7 @@ def profile(url, requests, top, show_sql, areas):
             calls, cumulative = sum(v[1] for v in matches), sum(v[3] for v in matches)
             print(f"  {label:<42} {cumulative / requests * 1000:7.1f} ms  ({calls / requests:.0f} calls)")
     output = io.StringIO()
-    pstats.Stats(profiler, stream=output).sort_stats("tottime").print_stats(top)
+    pstats.Stats(profiler, stream=output).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(top)
     lines = output.getvalue().splitlines()
     start = next((i for i, line in enumerate(lines) if line.strip().startswith("ncalls")), 0)
     print(f"cProfile: top {top} functions by own time (over {requests} requests; the profiler slows everything):")
@@ -244,9 +243,15 @@ def main():
     parser.add_argument(
         "--cache-url", default="dummy://", help="page cache: dummy:// (off, default) or locmem:// (cache hits)"
     )
+    parser.add_argument(
+        "--warm-html",
+        action="store_true",
+        help="page cache off but rendered Markdown cached (locmem://, PAGE_CACHE_SECONDS=0): a page after an edit",
+    )
     args = parser.parse_args()
+    extra = {"PAGE_CACHE_SECONDS": 0} if args.warm_html else {}
     with tempfile.TemporaryDirectory(prefix="bench-static-") as tmp:
-        _setup(args.database, args.static_root or tmp, args.cache_url)
+        _setup(args.database, args.static_root or tmp, "locmem://" if args.warm_html else args.cache_url, **extra)
         if args.summary:
             summary(args.urls, args.requests)
             return

@@ -9,14 +9,17 @@ only markup added after sanitising is our own, built with format_html from
 reference numbers.
 """
 
+import hashlib
 import html as html_lib
 import math
 import threading
 from dataclasses import dataclass
+from importlib.metadata import version
 
 import markdown as md
 import nh3
 import textstat
+from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
@@ -73,16 +76,61 @@ def _scrollable_tables(html):
     ).replace("</table>", "</table></div>")
 
 
-def render_markdown(text, citations=None, glossary=None):
+def _sanitised_html(text):
+    """Markdown → sanitised HTML: the part of the pipeline that depends on nothing but the text."""
+    return _scrollable_tables(sanitise(_to_html(text or "")))
+
+
+def pipeline_signature():
+    """Names the pipeline's settings and library versions. Cache keys include it, so a deploy that changes how
+    Markdown becomes HTML never serves HTML made the old way, even from a cache shared with older servers."""
+    settings = (
+        3,  # bump when _sanitised_html's own code changes
+        sorted(ALLOWED_TAGS),
+        sorted((tag, sorted(names)) for tag, names in ALLOWED_ATTRIBUTES.items()),
+        sorted(ALLOWED_URL_SCHEMES),
+        _EXTENSIONS,
+        _EXTENSION_CONFIGS,
+        version("markdown"),
+        version("nh3"),
+    )
+    return hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
+
+
+_PIPELINE = pipeline_signature()
+HTML_CACHE_SECONDS = 7 * 24 * 3600
+
+
+def _html_key(text):
+    return f"mesoinfo:md:{_PIPELINE}:{hashlib.sha256((text or '').encode()).hexdigest()}"
+
+
+def sanitised_html_many(texts):
+    """{text: sanitised HTML} for public pages, from the cache where possible.
+
+    Keyed by a hash of the text itself, so an entry can never be stale: an
+    edited text has a new key. A page whose whole-page cache entry was
+    invalidated by a change elsewhere re-renders only the texts that changed.
+    """
+    keys = {_html_key(text): text for text in set(texts)}
+    found = cache.get_many(keys)
+    missing = {key: _sanitised_html(text) for key, text in keys.items() if key not in found}
+    if missing:
+        cache.set_many(missing, HTML_CACHE_SECONDS)
+    return {keys[key]: html for key, html in {**found, **missing}.items()}
+
+
+def render_markdown(text, citations=None, glossary=None, html=None):
     """Render editor Markdown to safe HTML.
 
     `citations` is the page's CitationNumbering; markers are numbered in the
     order this function meets them, so a page renders its parts top to bottom.
     Without one, markers are left out. `glossary` (an object with `mark(html)`)
     links the first mention of each glossary term in this text to its definition.
+    `html` is this text's sanitised HTML if the caller has it already (`sanitised_html_many`).
     """
-    html = sanitise(_to_html(text or ""))
-    html = _scrollable_tables(html)
+    if html is None:
+        html = _sanitised_html(text)
     numbering = citations if citations is not None else CitationNumbering(references={})
     html = numbering.resolve(html)
     if glossary is not None:

@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.contrib.sitemaps.views import sitemap
+from django.contrib.sitemaps import views as sitemaps
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.templatetags.static import static as static_url
 from django.urls import include, path
 
+from treatments.caching import cache_public_page
 from treatments.sitemaps import SITEMAPS
 
 from . import editor
@@ -44,6 +45,18 @@ urlpatterns = [
     path("markdownx/upload/", editor.upload_image, name="markdownx_upload"),
     path("favicon.ico", favicon),
     path("robots.txt", robots_txt),
-    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="django.contrib.sitemaps.views.sitemap"),
+    # A sitemap index, and one sitemap per kind of page, split into pages of at most 50,000 URLs (?p=2…).
+    path(
+        "sitemap.xml",
+        cache_public_page(sitemaps.index),
+        {"sitemaps": SITEMAPS, "sitemap_url_name": "sitemap-section"},
+        name="sitemap-index",
+    ),
+    path(
+        "sitemap-<section>.xml",
+        cache_public_page(sitemaps.sitemap),
+        {"sitemaps": SITEMAPS},
+        name="sitemap-section",
+    ),
     path("", include("treatments.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -33,6 +33,7 @@ class GlossaryMarker:
             else None
         )
         self.used = []  # terms marked anywhere on the page, in order of first use
+        self._used_pks = set()
 
     def mark(self, html):
         """Mark the first mention of each term in this piece of HTML (one section)."""
@@ -69,7 +70,8 @@ class GlossaryMarker:
         if term.pk in marked_here:
             return match.group(0)
         marked_here.add(term.pk)
-        if term not in self.used:
+        if term.pk not in self._used_pks:
+            self._used_pks.add(term.pk)
             self.used.append(term)
         # The matched text is already-escaped HTML text; format_html would escape it twice.
         return str(

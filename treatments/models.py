@@ -260,7 +260,14 @@ class Drug(CitingModel, Publishable):
         return [f"{name.strip().rstrip('®')}®" for name in self.brand_names.split(",") if name.strip()]
 
     def trials(self):
-        return Trial.objects.filter(Q(drugs=self) | Q(regimen__drugs=self)).distinct()
+        """Trials of this drug, given alone or in a regimen.
+
+        Two subqueries rather than joins: joining both many-to-many tables multiplies rows and needs a DISTINCT
+        over every trial (docs/performance.md).
+        """
+        direct = Trial.drugs.through.objects.filter(drug=self).values("trial_id")
+        in_regimen = RegimenDrug.objects.filter(drug=self).values("regimen_id")
+        return Trial.objects.filter(Q(pk__in=direct) | Q(regimen__in=in_regimen))
 
 
 class Regimen(VersionedModel):
@@ -350,6 +357,8 @@ class Trial(CitingModel, Publishable):
 
     class Meta:
         ordering = ["title"]
+        # The trial list pages through trials in title order.
+        indexes = [models.Index(fields=["title"], name="trial_title_idx")]
         verbose_name = _("trial")
         verbose_name_plural = _("trials")
         permissions = publish_permissions("trial", "trials")

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.views.generic import DetailView, ListView
 
 from mesoinfo.context_processors import absolute_url
-from mesoinfo.markdown import render_markdown
+from mesoinfo.markdown import render_markdown, sanitised_html_many
 from references.citations import CitationNumbering, find_keys
 from references.export import to_bibtex, to_ris
 from references.models import Reference
@@ -30,17 +30,20 @@ def visible(request, queryset):
 class PageText:
     """Renders one page's Markdown top to bottom.
 
-    One citation numbering for the page (numbers follow reading order) and one
-    glossary marker (first mention of each term per section; the terms used are
-    defined at the end of the page).
+    `texts` are the page's main Markdown texts: their references are fetched in
+    one query and their sanitised HTML in one cache read. One citation
+    numbering for the page (numbers follow reading order) and one glossary
+    marker (first mention of each term per section; the terms used are defined
+    at the end of the page).
     """
 
-    def __init__(self, references, glossary_terms=()):
-        self.citations = CitationNumbering(references=references)
+    def __init__(self, texts, glossary_terms=()):
+        self.citations = CitationNumbering(references=cited_in(*texts))
         self.glossary = GlossaryMarker(glossary_terms)
+        self.html = sanitised_html_many(texts)
 
     def render(self, text):
-        return render_markdown(text, self.citations, self.glossary)
+        return render_markdown(text, self.citations, self.glossary, html=self.html.get(text))
 
     def definitions(self):
         """(term, definition HTML) for every glossary term marked on the page, after its main text."""
@@ -48,7 +51,8 @@ class PageText:
         definitions = [term.definition for term in terms]
         if {key for text in definitions for key in find_keys(text)} - set(self.citations.references):
             self.citations.references.update(cited_in(*definitions))
-        return [(term, render_markdown(term.definition, self.citations)) for term in terms]
+        html = sanitised_html_many(definitions)
+        return [(term, render_markdown(term.definition, self.citations, html=html[term.definition])) for term in terms]
 
 
 @dataclass
@@ -94,7 +98,7 @@ def search_view(request):
 
 def glossary(request):
     terms = list(GlossaryTerm.objects.all())
-    text = PageText(cited_in(*(term.definition for term in terms)))
+    text = PageText([term.definition for term in terms])
     entries = [(term, text.render(term.definition)) for term in terms]
     data = structured_data.defined_term_set(entries, absolute_url(request, request.path))
     context = {"entries": entries, "citations": text.citations, "structured_data": data}
@@ -134,7 +138,7 @@ def overview_page(request, slug):
     preview = is_previewing(request)
     overview = get_object_or_404(visible(request, Overview.objects.with_page_content(preview=preview)), slug=slug)
     sections = list(overview.sections.all())
-    text = PageText(cited_in(overview.intro, *(section.body for section in sections)), GlossaryTerm.objects.all())
+    text = PageText([overview.intro, *(section.body for section in sections)], GlossaryTerm.objects.all())
     citations = text.citations
     intro = text.render(overview.intro)
     rendered = [
@@ -196,7 +200,7 @@ class DrugDetailView(PreviewMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         drug = self.object
-        text = PageText(cited_in(drug.how_it_works, drug.approval_note), GlossaryTerm.objects.all())
+        text = PageText([drug.how_it_works, drug.approval_note], GlossaryTerm.objects.all())
         return super().get_context_data(
             how_it_works=text.render(drug.how_it_works),
             approval_note=text.render(drug.approval_note),
@@ -224,7 +228,7 @@ class TrialDetailView(PreviewMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         trial = self.object
-        text = PageText(cited_in(trial.summary), GlossaryTerm.objects.all())
+        text = PageText([trial.summary], GlossaryTerm.objects.all())
         summary = text.render(trial.summary)
         citations = text.citations
         reported_in = citations.superscript([citations.number(ref) for ref in trial.references.all()])

@@ -78,3 +78,30 @@ def test_preview_shows_reference_list_and_warns_about_unknown_keys():
     assert "<script" not in html
     assert 'id="ref-1"' in html and "Smith&#x27;s important study" in html
     assert "nobody-1900" in html and "Unknown reference key" in html
+
+
+def test_public_pages_reuse_sanitised_html_from_the_cache_and_never_a_stale_one(monkeypatch):
+    from mesoinfo import markdown
+
+    converted = []
+    real = markdown._to_html
+    monkeypatch.setattr(markdown, "_to_html", lambda text: converted.append(text) or real(text))
+    first = markdown.sanitised_html_many(["One *text*.", "Two <script>x</script>"])
+    assert first == {"One *text*.": "<p>One <em>text</em>.</p>", "Two <script>x</script>": "<p>Two </p>"}
+    assert markdown.sanitised_html_many(["One *text*.", "Two <script>x</script>"]) == first
+    assert len(converted) == 2  # the second call came from the cache
+    assert markdown.sanitised_html_many(["One *edited* text."]) == {
+        "One *edited* text.": "<p>One <em>edited</em> text.</p>"
+    }
+    assert len(converted) == 3
+
+
+def test_cache_keys_change_with_the_pipeline(monkeypatch):
+    from mesoinfo import markdown
+
+    assert markdown._html_key("Text.").startswith(f"mesoinfo:md:{markdown.pipeline_signature()}:")
+    monkeypatch.setattr(markdown, "ALLOWED_TAGS", markdown.ALLOWED_TAGS | {"iframe"})
+    assert markdown.pipeline_signature() != markdown._PIPELINE
+    monkeypatch.undo()
+    monkeypatch.setattr(markdown, "version", lambda package: "0.0")
+    assert markdown.pipeline_signature() != markdown._PIPELINE

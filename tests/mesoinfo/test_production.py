@@ -92,6 +92,86 @@ def test_generation_is_shared_through_the_database_and_survives_a_cache_flush(cl
     assert content_generation() == first + 1
 
 
+def test_cache_hits_keep_every_header_and_bypass_visitors_with_a_session(client, settings):
+    from treatments.models import Overview
+
+    overview = make_overview(intro="Cached words.")
+    url = overview.get_absolute_url()
+    first = client.get(url)
+    Overview.objects.filter(pk=overview.pk).update(intro="Changed behind the cache's back.")  # no signal
+    hit = client.get(url)
+    assert "Cached words." in hit.content.decode()  # from the cache
+    for name in ("X-Frame-Options", "Content-Security-Policy", "Permissions-Policy", "X-Content-Type-Options"):
+        assert hit[name] == first[name]
+    assert hit["Content-Type"] == "text/html; charset=utf-8"
+    assert client.head(url).status_code == 200
+    # A session cookie (staff, or anyone logged in) or pending messages: never answered from the cache.
+    for cookie in (settings.SESSION_COOKIE_NAME, "messages"):
+        client.cookies[cookie] = "x"
+        assert "Changed behind" in client.get(url).content.decode(), cookie
+        del client.cookies[cookie]
+    assert "Cached words." in client.get(url).content.decode()
+
+
+def test_only_marked_views_are_cached(client):
+    for url in ("/healthz", "/admin/login/", "/no-such-page/", "/robots.txt"):
+        client.get(url)
+        assert not _cached_keys(), url
+    client.get("/")
+    assert len(_cached_keys()) == 1
+
+
+def test_a_page_that_sets_a_cookie_is_not_cached(monkeypatch):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from treatments.caching import PageCacheMiddleware
+
+    def page(request, cookie):
+        response = HttpResponse("personal" if cookie else "public")
+        if cookie:
+            response.set_cookie("choice", "1")
+        return response
+
+    monkeypatch.setattr(PageCacheMiddleware, "_key", staticmethod(lambda request: f"mesoinfo:page:{request.path}"))
+    PageCacheMiddleware(lambda request: page(request, cookie=True))(RequestFactory().get("/with-cookie/"))
+    assert not _cached_keys()
+    PageCacheMiddleware(lambda request: page(request, cookie=False))(RequestFactory().get("/without/"))
+    assert len(_cached_keys()) == 1
+
+
+def test_generation_lookup_failure_falls_through_to_the_view(client, monkeypatch):
+    from django.db import OperationalError
+
+    from treatments import caching
+
+    def unreachable():
+        raise OperationalError("connection refused")
+
+    overview = make_overview(intro="Fresh words.")
+    monkeypatch.setattr(caching, "content_generation", unreachable)
+    response = client.get(overview.get_absolute_url())
+    assert response.status_code == 200 and "Fresh words." in response.content.decode()
+    assert not _cached_keys()
+
+
+def test_page_cache_can_be_switched_off(client, settings):
+    settings.PAGE_CACHE_SECONDS = 0
+    overview = make_overview(intro="Uncached words.")
+    client.get(overview.get_absolute_url())
+    assert not _cached_keys()
+
+
+def _cached_keys():
+    """Page keys in the tests' local-memory cache (each test starts with it empty)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    cache = caches["default"]
+    assert isinstance(cache, LocMemCache)
+    return [key for key in cache._cache if "mesoinfo:page:" in key]
+
+
 # --- security headers ---------------------------------------------------------------------------------------
 
 

@@ -432,6 +432,7 @@ OVERVIEW_URL = "/treatment/xss-overview/"
 PUBLIC_URLS = [
     "/", OVERVIEW_URL, f"{OVERVIEW_URL}references.ris", f"{OVERVIEW_URL}references.bib", "/drugs/",
     "/drugs/xss-drug/", "/trials/", "/trials/xss-trial/", "/glossary/", "/search/?q=zebracorn", "/sitemap.xml",
+    "/sitemap-overviews.xml", "/sitemap-drugs.xml", "/sitemap-trials.xml",
 ]  # fmt: skip
 
 

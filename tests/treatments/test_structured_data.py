@@ -81,13 +81,30 @@ def test_sitemap_lists_only_public_content(client):
     make_drug(slug="public-drug")
     make_drug(slug="secret-drug", status="in_review")
     make_trial(slug="future-trial", publish_at="2999-01-01T00:00:00Z")
-    response = client.get("/sitemap.xml")
-    assert response.status_code == 200
-    xml = response.content.decode()
+    index = client.get("/sitemap.xml")
+    assert index.status_code == 200
+    sections = re.findall(r"<loc>http://testserver(/sitemap-[a-z]+\.xml)</loc>", index.content.decode())
+    assert sorted(sections) == [f"/sitemap-{name}.xml" for name in ("drugs", "overviews", "pages", "trials")]
+    xml = "".join(client.get(section).content.decode() for section in sections)
     assert "/treatment/public-page/" in xml and "/drugs/public-drug/" in xml and "/glossary/" in xml
     for hidden in ["draft-page", "secret-drug", "future-trial"]:
         assert hidden not in xml
     assert Overview.objects.count() == 2
+
+
+def test_sitemaps_split_into_pages_of_at_most_the_limit(client, monkeypatch):
+    from treatments.sitemaps import TrialSitemap
+
+    monkeypatch.setattr(TrialSitemap, "limit", 2)
+    for number in range(5):
+        make_trial(slug=f"trial-{number}")
+    index = client.get("/sitemap.xml").content.decode()
+    assert "/sitemap-trials.xml</loc>" in index and "/sitemap-trials.xml?p=3</loc>" in index
+    assert "?p=4" not in index
+    pages = [client.get(f"/sitemap-trials.xml?p={page}").content.decode() for page in (1, 2, 3)]
+    assert [page.count("<url>") for page in pages] == [2, 2, 1]
+    assert client.get("/sitemap-trials.xml?p=4").status_code == 404
+    assert client.get("/sitemap-nothing.xml").status_code == 404
 
 
 def test_robots_txt_points_to_sitemap_and_keeps_admin_out(client):
