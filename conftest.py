@@ -13,6 +13,18 @@ def _test_storage(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _page_cache_reads_the_database(settings):
+    """Tests run inside transactions that never commit, so PostgreSQL never delivers their change notices:
+    pages read the content generation from the database (tests/mesoinfo/test_page_cache_listener.py turns the
+    listener on, with committed changes)."""
+    from treatments.caching import watcher
+
+    settings.PAGE_CACHE_LISTEN = False
+    yield
+    watcher.stop()
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache (the database is rolled back between tests; the cache is not)."""
     cache.clear()

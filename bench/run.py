@@ -19,9 +19,10 @@ ALLOWED_HOSTS=127.0.0.1, LOG_LEVEL=WARNING, CONN_MAX_AGE=60 as in docs/deploy.md
    separate gunicorn: for each page then its static twin, a warm-up, then `--duration` seconds of
    closed-loop keep-alive load from `--connections` connections (wrk if installed, else a stdlib asyncio
    client). ratio = page req/s ÷ static req/s; each run also records the CPU time gunicorn and PostgreSQL spent
-   per response, and how the work was split between the workers. Then the overview with CONN_MAX_AGE=0 (the
-   default when unset), uncached with --worker-connections equal to the threads (balances keep-alive
-   connections between workers), and, with --redis-url, cached in Redis.
+   per response, and how the work was split between the workers. gunicorn runs with WEB_WORKER_CONNECTIONS =
+   connections ÷ workers, so the workers share the connections evenly. Then the overview with CONN_MAX_AGE=0
+   (the default when unset), cached with gunicorn's default of 1000 worker connections, and, with --redis-url,
+   cached in Redis.
 5. Peak resident memory (VmHWM) of any gunicorn worker in each phase, sampled from /proc.
 6. The targets (cached overview ≥ 0.8× static, uncached ≥ 0.25×); when the uncached one is missed, a profile of
    the overview (bench/profile_page.py) shows where its time goes.
@@ -155,10 +156,6 @@ def measure(env, port, label, pages, pads, args, extra_args=()):
     return rows, peak
 
 
-def gunicorn_threads(env):
-    return benchlib.gunicorn_option(benchlib.procfile_web_command(0, env), "--threads", "1")
-
-
 def disturbed(result):
     return result.other_cores > OTHER_CPU_LIMIT
 
@@ -254,6 +251,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mesoinfo-bench-") as tmp:
         static_root = Path(tmp) / "static"
         env = benchlib.django_env(benchlib.BENCH_DATABASE, static_root=static_root)
+        # Each worker accepts at most its share of the load generator's connections. Otherwise one gthread worker
+        # may take most of them and keep them (keep-alive), and that run measures one core instead of two.
+        workers = int(benchlib.gunicorn_option(benchlib.procfile_web_command(0, env), "--workers", "1"))
+        env["WEB_WORKER_CONNECTIONS"] = str(max(1, args.connections // workers))
         benchlib.collectstatic(env)
 
         print("\nSQL queries per page, page cache off (in-process, bench/profile_page.py --summary):", flush=True)
@@ -284,14 +285,12 @@ def main():
             {**env, "PAGE_CACHE_SECONDS": "0"}, port, "page cache off", PAGES, pads, args
         )
         overview, extra = PAGES[1:2], {}
-        threads = gunicorn_threads(env)
         configurations = [
             ("cached, CONN_MAX_AGE=0", {"CONN_MAX_AGE": "0"}, ()),
             ("uncached, CONN_MAX_AGE=0", {"CONN_MAX_AGE": "0", "CACHE_URL": "dummy://"}, ()),
-            # A worker stops accepting connections once it holds this many, so the other worker gets its share.
-            (f"uncached, --worker-connections {threads}", {"CACHE_URL": "dummy://"},
-             ("--worker-connections", threads)),
-        ]  # fmt: skip
+            # gunicorn's default: a worker accepts up to 1000 connections, so one may take most of them.
+            ("cached, --worker-connections 1000", {"WEB_WORKER_CONNECTIONS": "1000"}, ()),
+        ]
         if args.redis_url:
             # Short-lived entries: they expire by themselves from that Redis database.
             configurations.append(("cached in Redis", {"CACHE_URL": args.redis_url, "PAGE_CACHE_SECONDS": "300"}, ()))

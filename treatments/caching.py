@@ -2,25 +2,37 @@
 
 Cached pages are keyed by a "content generation" number kept in the database.
 Every change to content bumps it inside the same transaction as the change,
-so every app server and worker sees the new number exactly when it sees the
-new content, whatever cache backend holds the pages (local memory per
-process, or Redis shared by all).
+so every app server and worker sees the new number when it sees the new
+content, whatever cache backend holds the pages (local memory per process, or
+Redis shared by all).
+
+On PostgreSQL each process keeps its own copy of the number, without a query
+per request: a thread LISTENs on a channel that every bump NOTIFYs, and
+PostgreSQL delivers the notification when the change commits. A process
+learns of a change made elsewhere within milliseconds; the process that made
+it forgets its copy at once. Whenever the copy is not known to be current (no
+listener yet, its connection lost, SQLite), the number is read from the
+database on each request, as before.
 
 ``PageCacheMiddleware`` answers from the cache near the top of the middleware
 stack, before sessions, CSRF, authentication and URL dispatch, so a cache hit
-costs about what a static file costs: one small query for the generation and
-one cache read. Only views marked with ``cache_public_page`` are cached, and
-only for requests without a session cookie: staff and logged-in users always
-get a fresh page, because their previews show drafts.
+costs about what a static file costs. Only views marked with
+``cache_public_page`` are cached, and only for requests without a session
+cookie: staff and logged-in users always get a fresh page, because their
+previews show drafts.
 """
 
 import hashlib
+import logging
+import os
+import select
+import threading
 import time
 from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.http import HttpResponse
 from django.urls import Resolver404, resolve
@@ -36,20 +48,128 @@ def _first_generation():
     return time.time_ns()
 
 
+log = logging.getLogger(__name__)
+CHANNEL = "mesoinfo_content"
+LISTENER_NAME = "mesoinfo page cache listener"  # its application_name in pg_stat_activity
+
+
+def _read_generation(cursor):
+    cursor.execute(f"SELECT value FROM {PageCacheGeneration._meta.db_table} WHERE id = 1")
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+class GenerationWatcher:
+    """This process's copy of the content generation, kept current by PostgreSQL LISTEN/NOTIFY.
+
+    `value` is None whenever the copy is not known to be current; callers then read the database.
+    """
+
+    RECHECK_SECONDS = 5  # also re-read the number this often, and notice a lost connection
+    RETRY_SECONDS = 2
+
+    def __init__(self):
+        self.value = None
+        self._pid = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = None  # a pipe: written to make the listener read the number again at once
+        self.thread = None
+
+    def current(self):
+        if not settings.PAGE_CACHE_LISTEN or connection.vendor != "postgresql":
+            return None
+        if self._pid != os.getpid():  # first use in this process (each gunicorn worker is a fork)
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._pid, self.value = os.getpid(), None
+                    self._stop, self._wake = threading.Event(), os.pipe()
+                    self.thread = threading.Thread(target=self._listen, name="page-cache-listener", daemon=True)
+                    self.thread.start()
+        return self.value
+
+    def refresh(self):
+        """After this process committed a change: read the database until the listener has read the new number."""
+        self.value = None
+        if self._wake is not None and self._pid == os.getpid():
+            os.write(self._wake[1], b".")
+
+    def stop(self):
+        """Stop listening (tests); the next `current()` in this process starts again."""
+        self._stop.set()
+        if self._wake is not None and self._pid == os.getpid():
+            os.write(self._wake[1], b".")
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        if self._wake is not None and self._pid == os.getpid():
+            for end in self._wake:
+                os.close(end)
+        self._pid, self.value, self.thread, self._wake = None, None, None, None
+
+    def _listen(self):
+        import psycopg2
+
+        stop, wake = self._stop, self._wake[0]
+        while not stop.is_set():
+            try:
+                conn = psycopg2.connect(**{**connection.get_connection_params(), "application_name": LISTENER_NAME})
+            except psycopg2.Error as error:
+                log.warning("page cache: cannot listen for content changes (%s); reading the database", error)
+                stop.wait(self.RETRY_SECONDS)
+                continue
+            try:
+                conn.autocommit = True
+                with conn.cursor() as cursor:
+                    cursor.execute(f"LISTEN {CHANNEL}")
+                    self.value = _read_generation(cursor)  # after LISTEN, so no change can fall in between
+                    while not stop.is_set():
+                        readable = select.select([conn, wake], [], [], self.RECHECK_SECONDS)[0]
+                        conn.poll()
+                        if wake in readable or not readable:  # asked to, or every RECHECK_SECONDS
+                            if wake in readable:
+                                os.read(wake, 512)
+                            conn.notifies.clear()  # the number read now is at least as new as these
+                            self.value = _read_generation(cursor)
+                        elif conn.notifies:
+                            # Delivered in commit order: the last one is the newest number.
+                            self.value = int(conn.notifies[-1].payload)
+                            conn.notifies.clear()
+            except (psycopg2.Error, OSError, ValueError) as error:
+                log.warning("page cache: lost the content-change listener (%s); reading the database", error)
+                self.value = None
+                stop.wait(self.RETRY_SECONDS)
+            finally:
+                self.value = None
+                conn.close()
+
+
+watcher = GenerationWatcher()
+
+
 def content_generation():
+    generation = watcher.current()
+    if generation is not None:
+        return generation
     # A plain cursor: this runs on every cache hit, where the ORM's own overhead is a large share of the cost.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT value FROM {PageCacheGeneration._meta.db_table} WHERE id = 1")
-        row = cursor.fetchone()
-    if row is None:
+        generation = _read_generation(cursor)
+    if generation is None:
         return PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": _first_generation()})[0].value
-    return row[0]
+    return generation
 
 
-def content_changed(**_signal_kwargs):
+def content_changed(update_fields=None, **_signal_kwargs):
     """Invalidate every cached page: connected to content models' signals; call it after bulk writes."""
+    if update_fields is not None and set(update_fields) == {"last_login"}:
+        return  # a staff login changes nothing a page shows
     if not PageCacheGeneration.objects.filter(pk=1).update(value=F("value") + 1):
         PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": _first_generation()})
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # delivered to every listener when this transaction commits
+            table = PageCacheGeneration._meta.db_table
+            cursor.execute(f"SELECT pg_notify(%s, value::text) FROM {table} WHERE id = 1", [CHANNEL])
+    # Once this commits, this process reads the database until its listener has read the new number.
+    transaction.on_commit(watcher.refresh)
 
 
 def cache_public_page(view):
