@@ -92,6 +92,20 @@ def test_generation_is_shared_through_the_database_and_survives_a_cache_flush(cl
     assert content_generation() == first + 1
 
 
+def test_a_staff_login_does_not_invalidate_cached_pages(client, admin_user):
+    from treatments.caching import content_generation
+
+    make_overview()
+    before = content_generation()
+    client.force_login(admin_user)  # saves last_login
+    admin_user.refresh_from_db()
+    assert admin_user.last_login is not None
+    assert content_generation() == before
+    admin_user.first_name = "Shown as reviewer"
+    admin_user.save()
+    assert content_generation() == before + 1
+
+
 def test_cache_hits_keep_every_header_and_bypass_visitors_with_a_session(client, settings):
     from treatments.models import Overview
 
