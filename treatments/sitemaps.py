@@ -1,4 +1,5 @@
 from django.contrib.sitemaps import Sitemap
+from django.db.models import Max
 from django.urls import reverse
 
 from .models import Drug, Overview, Trial
@@ -14,6 +15,10 @@ class PublishedSitemap(Sitemap):
 
     def lastmod(self, obj):
         return obj.last_published_at
+
+    def get_latest_lastmod(self):
+        # For the sitemap index: one aggregate query, not every item loaded to call lastmod() on it.
+        return self.items().aggregate(latest=Max("last_published_at"))["latest"]
 
 
 class OverviewSitemap(PublishedSitemap):

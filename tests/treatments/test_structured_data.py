@@ -96,9 +96,15 @@ def test_sitemaps_split_into_pages_of_at_most_the_limit(client, monkeypatch):
     from treatments.sitemaps import TrialSitemap
 
     monkeypatch.setattr(TrialSitemap, "limit", 2)
+    import datetime
+
     for number in range(5):
         make_trial(slug=f"trial-{number}")
+    latest = datetime.datetime(2026, 5, 4, 12, 0, tzinfo=datetime.UTC)
+    Trial.objects.update(last_published_at=latest - datetime.timedelta(days=30))
+    Trial.objects.filter(slug="trial-3").update(last_published_at=latest)
     index = client.get("/sitemap.xml").content.decode()
+    assert "<lastmod>2026-05-04T12:00:00+00:00</lastmod>" in index  # the newest trial dates the trials' sitemaps
     assert "/sitemap-trials.xml</loc>" in index and "/sitemap-trials.xml?p=3</loc>" in index
     assert "?p=4" not in index
     pages = [client.get(f"/sitemap-trials.xml?p={page}").content.decode() for page in (1, 2, 3)]
