@@ -10,7 +10,7 @@ On PostgreSQL each process keeps its own copy of the number, without a query
 per request: a thread LISTENs on a channel that every bump NOTIFYs, and
 PostgreSQL delivers the notification when the change commits. A process
 learns of a change made elsewhere within milliseconds; the process that made
-it forgets its copy at once. Whenever the copy is not known to be current (no
+it forgets its copy as it commits. Whenever the copy is not known to be current (no
 listener yet, its connection lost, SQLite), the number is read from the
 database on each request, as before.
 
@@ -39,18 +39,17 @@ from django.urls import Resolver404, resolve
 
 from .models import PageCacheGeneration
 
+log = logging.getLogger(__name__)
+
 # Cookies that mean the response may be personal: a session (staff, or anyone logged in) or flash messages.
 PERSONAL_COOKIES = ("messages",)
+CHANNEL = "mesoinfo_content"
+LISTENER_NAME = "mesoinfo page cache listener"  # its application_name in pg_stat_activity
 
 
 def _first_generation():
     # A new or restored database starts above any number a shared cache may hold from another one.
     return time.time_ns()
-
-
-log = logging.getLogger(__name__)
-CHANNEL = "mesoinfo_content"
-LISTENER_NAME = "mesoinfo page cache listener"  # its application_name in pg_stat_activity
 
 
 def _read_generation(cursor):
