@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 
-from django.http import HttpResponse
+from django.core.paginator import InvalidPage, Paginator
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.generic import DetailView, ListView
@@ -168,6 +169,14 @@ def overview_page(request, slug):
     }
 
 
+def paginate(request, queryset, per_page):
+    """The page of `queryset` that `?page=` asks for; a page that does not exist is a 404, as on the lists."""
+    try:
+        return Paginator(queryset, per_page).page(request.GET.get("page") or 1)
+    except InvalidPage as error:
+        raise Http404(str(error)) from error
+
+
 class PreviewMixin:
     """Detail and list views: published content, or everything for staff (with a banner)."""
 
@@ -197,6 +206,7 @@ class DrugListView(CollectionMixin, PreviewMixin, ListView):
 class DrugDetailView(PreviewMixin, DetailView):
     context_object_name = "drug"
     model = Drug
+    trials_per_page = 50  # a common drug is in hundreds of trials
 
     def get_context_data(self, **kwargs):
         drug = self.object
@@ -208,7 +218,7 @@ class DrugDetailView(PreviewMixin, DetailView):
             citations=text.citations,
             structured_data=structured_data.drug(drug, absolute_url(self.request, drug.get_absolute_url())),
             sections=sections_shown_for(self.request, drug.sections.all()),
-            trials=visible(self.request, drug.trials()),
+            page_obj=paginate(self.request, visible(self.request, drug.trials()), self.trials_per_page),
             **kwargs,
         )
 

@@ -185,7 +185,7 @@ def test_other_pages_query_counts_do_not_grow(client, django_assert_num_queries,
     for url, budget in [
         ("/", 2),
         (reverse("treatments:drug-list"), 3),
-        (drug.get_absolute_url(), 5),
+        (drug.get_absolute_url(), 6),
         (reverse("treatments:trial-list"), 5),
         (trial.get_absolute_url(), 9),
     ]:
@@ -206,6 +206,19 @@ def test_long_lists_are_paginated(client):
     second = client.get(reverse("treatments:trial-list"), {"page": 2}).content.decode()
     assert "Paged trial 54" in second and 'rel="prev"' in second
     assert client.get(reverse("treatments:trial-list"), {"page": 99}).status_code == 404
+
+
+def test_a_drug_pages_trials_are_paginated(client):
+    drug = make_drug(generic_name="pagedamab", slug="pagedamab")
+    for n in range(52):
+        make_trial(title=f"Drug trial {n:02d}", slug=f"drug-trial-{n:02d}").drugs.add(drug)
+    first = client.get(drug.get_absolute_url()).content.decode()
+    assert "Drug trial 49" in first and "Drug trial 50" not in first
+    assert "52 trials, 50 a page" in first and "Page 1 of 2" in first and 'rel="next"' in first
+    second = client.get(drug.get_absolute_url(), {"page": 2}).content.decode()
+    assert "Drug trial 51" in second and "Drug trial 00" not in second and "pagedamab" in second
+    assert client.get(drug.get_absolute_url(), {"page": 3}).status_code == 404
+    assert client.get(drug.get_absolute_url(), {"page": "x"}).status_code == 404
 
 
 def test_reviewed_overview_keeps_the_query_budget(client, django_assert_num_queries, django_user_model):
