@@ -84,7 +84,7 @@ def _sanitised_html(text):
 def pipeline_signature():
     """Names the pipeline's settings and library versions. Cache keys include it, so a deploy that changes how
     Markdown becomes HTML never serves HTML made the old way, even from a cache shared with older servers."""
-    settings = (
+    parts = (
         3,  # bump when _sanitised_html's own code changes
         sorted(ALLOWED_TAGS),
         sorted((tag, sorted(names)) for tag, names in ALLOWED_ATTRIBUTES.items()),
@@ -94,7 +94,7 @@ def pipeline_signature():
         version("markdown"),
         version("nh3"),
     )
-    return hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
 _PIPELINE = pipeline_signature()
