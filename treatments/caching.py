@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 # Cookies that mean the response may be personal: a session (staff, or anyone logged in) or flash messages.
 PERSONAL_COOKIES = ("messages",)
+# The query parameters public pages read: ?page= (lists, drug pages), ?q= (search), ?p= (sitemaps).
+PAGE_QUERY_PARAMETERS = ("page", "p", "q")
 CHANNEL = "mesoinfo_content"
 LISTENER_NAME = "mesoinfo page cache listener"  # its application_name in pg_stat_activity
 
@@ -224,5 +226,8 @@ class PageCacheMiddleware:
             generation = content_generation()
         except DatabaseError:
             return None  # the database is down: the view answers (with the friendly 503 page)
-        digest = hashlib.sha256(request.get_full_path().encode()).hexdigest()
+        # Only the parameters the public views read are part of the key: tracking tags (?utm_source=…) or made-up
+        # parameters share the page's entry instead of filling the cache with copies of it.
+        query = [(name, request.GET[name]) for name in PAGE_QUERY_PARAMETERS if name in request.GET]
+        digest = hashlib.sha256(repr((request.path, query)).encode()).hexdigest()
         return f"mesoinfo:page:{generation}:{digest}"

@@ -127,6 +127,19 @@ def test_cache_hits_keep_every_header_and_bypass_visitors_with_a_session(client,
     assert "Cached words." in client.get(url).content.decode()
 
 
+def test_only_the_parameters_pages_read_make_separate_entries(client):
+    overview = make_overview(intro="One copy.")
+    for tag in ("a", "b", "c"):
+        client.get(overview.get_absolute_url(), {"utm_source": tag})
+    assert len(_cached_keys()) == 1
+    client.get("/search/", {"q": "pleura"})
+    client.get("/search/", {"q": "pleura", "ref": "x"})
+    client.get("/search/", {"q": "lung"})
+    client.get("/trials/", {"page": 1})
+    assert len(_cached_keys()) == 4
+    assert "lung" in client.get("/search/", {"q": "lung", "x": "1"}).content.decode()
+
+
 def test_only_marked_views_are_cached(client):
     for url in ("/healthz", "/admin/login/", "/no-such-page/", "/robots.txt"):
         client.get(url)
