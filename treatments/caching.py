@@ -31,7 +31,7 @@ import time
 from functools import wraps
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.http import HttpResponse
@@ -201,13 +201,22 @@ class PageCacheMiddleware:
         key = self._key(request)
         if key is None:
             return self.get_response(request)
-        hit = cache.get(key)
+        # With a shared cache (Redis), each process also keeps pages in local memory ("pages_local"). Keys
+        # name the content generation, so neither copy can be stale.
+        local = caches["pages_local"] if "pages_local" in settings.CACHES else None
+        hit = local.get(key) if local is not None else None
+        if hit is None:
+            hit = cache.get(key)
+            if hit is not None and local is not None:
+                local.set(key, hit, settings.PAGE_CACHE_SECONDS)
         if hit is not None:
             content, headers = hit
             return HttpResponse(content, headers=headers)
         response = self.get_response(request)
         if response.status_code == 200 and not response.streaming and not response.cookies:
-            cache.set(key, (response.content, list(response.items())), settings.PAGE_CACHE_SECONDS)
+            page = (response.content, list(response.items()))
+            for store in (cache, local) if local is not None else (cache,):
+                store.set(key, page, settings.PAGE_CACHE_SECONDS)
         return response
 
     @staticmethod

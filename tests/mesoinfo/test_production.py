@@ -189,6 +189,49 @@ def test_page_cache_can_be_switched_off(client, settings):
     assert not _cached_keys()
 
 
+def test_with_redis_each_process_keeps_a_local_copy_of_pages(client, settings):
+    import socket
+
+    from django.core.cache import caches
+
+    from treatments.models import Overview
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        pytest.skip("needs Redis on 127.0.0.1:6379")
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/14"},
+        "pages_local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test-pages"},
+    }
+    shared, local = caches["default"], caches["pages_local"]
+    shared.clear()
+    overview = make_overview(intro="First text.")
+    url = overview.get_absolute_url()
+
+    def set_intro_unannounced(text):  # no signal: the cached copies stay as they are
+        Overview.objects.filter(pk=overview.pk).update(intro=text)
+
+    try:
+        assert "First text." in client.get(url).content.decode()  # rendered, stored in Redis and locally
+        set_intro_unannounced("Second text.")
+        shared.clear()
+        assert "First text." in client.get(url).content.decode()  # the local copy
+        local.clear()
+        assert "Second text." in client.get(url).content.decode()  # rendered again, stored in both
+        set_intro_unannounced("Third text.")
+        local.clear()
+        assert "Second text." in client.get(url).content.decode()  # from Redis, and copied locally
+        shared.clear()
+        assert "Second text." in client.get(url).content.decode()
+        overview.intro = "Edited text."
+        overview.save()  # a new generation: neither copy is used
+        assert "Edited text." in client.get(url).content.decode()
+    finally:
+        shared.clear()
+        local.clear()
+
+
 def _cached_keys():
     """Page keys in the tests' local-memory cache (each test starts with it empty)."""
     from django.core.cache import caches
