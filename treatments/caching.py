@@ -28,7 +28,9 @@ import os
 import select
 import threading
 import time
+from functools import cache as once
 from functools import wraps
+from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -47,6 +49,26 @@ PERSONAL_COOKIES = ("messages",)
 PAGE_QUERY_PARAMETERS = ("page", "p", "q")
 CHANNEL = "mesoinfo_content"
 LISTENER_NAME = "mesoinfo page cache listener"  # its application_name in pg_stat_activity
+
+
+# What pages are rendered with, besides content: a deploy that changes any of it gets new cache keys, so a shared
+# cache (Redis) never serves pages rendered by the code, templates or stylesheet names of the previous release.
+RENDERING_SOURCES = ("mesoinfo", "treatments", "references", "templates")
+
+
+@once
+def release_signature():
+    """A hash of this release's Python code and templates, and the static files' manifest (hashed file names)."""
+    digest = hashlib.sha256()
+    root = Path(settings.BASE_DIR)
+    for directory in RENDERING_SOURCES:
+        for path in sorted((root / directory).rglob("*")):
+            if path.suffix in (".py", ".html") and path.is_file():
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if manifest.is_file():
+        digest.update(manifest.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _first_generation():
@@ -238,5 +260,5 @@ class PageCacheMiddleware:
         # Only the parameters the public views read are part of the key: tracking tags (?utm_source=…) or made-up
         # parameters share the page's entry instead of filling the cache with copies of it.
         query = [(name, request.GET[name]) for name in PAGE_QUERY_PARAMETERS if name in request.GET]
-        digest = hashlib.sha256(repr((request.path, query)).encode()).hexdigest()
-        return f"mesoinfo:page:{generation}:{digest}"
+        digest = hashlib.sha256(repr((settings.SITE_URL, request.path, query)).encode()).hexdigest()
+        return f"mesoinfo:page:{release_signature()}:{generation}:{digest}"

@@ -140,6 +140,29 @@ def test_only_the_parameters_pages_read_make_separate_entries(client):
     assert "lung" in client.get("/search/", {"q": "lung", "x": "1"}).content.decode()
 
 
+def test_a_new_release_gets_new_page_cache_keys(settings, tmp_path):
+    from treatments.caching import release_signature
+
+    (tmp_path / "templates").mkdir()
+    template = tmp_path / "templates" / "page.html"
+    template.write_text("<p>{{ text }}</p>")
+    settings.BASE_DIR, settings.STATIC_ROOT = tmp_path, tmp_path / "static"
+    signatures = []
+    try:
+        for change in (
+            lambda: None,
+            lambda: template.write_text("<p class='new'>{{ text }}</p>"),  # a template changed
+            lambda: (tmp_path / "treatments").mkdir() or (tmp_path / "treatments" / "views.py").write_text("x = 1"),
+            lambda: settings.STATIC_ROOT.mkdir() or (settings.STATIC_ROOT / "staticfiles.json").write_text("{}"),
+        ):
+            change()
+            release_signature.cache_clear()
+            signatures.append(release_signature())
+        assert len(set(signatures)) == 4
+    finally:
+        release_signature.cache_clear()
+
+
 def test_only_marked_views_are_cached(client):
     for url in ("/healthz", "/admin/login/", "/no-such-page/", "/robots.txt"):
         client.get(url)
