@@ -146,12 +146,7 @@ def profile(url, requests, top, show_sql, areas):
     with connection.execute_wrapper(log):
         client.get(url)
 
-    walls = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        client.get(url)
-        walls.append(time.perf_counter() - started)
-    wall = statistics.median(walls)
+    wall = median_wall(client, url, requests)
 
     areas.exclusive.clear()
     areas.enabled = True
@@ -192,12 +187,22 @@ def profile(url, requests, top, show_sql, areas):
             calls, cumulative = sum(v[1] for v in matches), sum(v[3] for v in matches)
             print(f"  {label:<42} {cumulative / requests * 1000:7.1f} ms  ({calls / requests:.0f} calls)")
     output = io.StringIO()
-    pstats.Stats(profiler, stream=output).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(top)
+    pstats.Stats(profiler, stream=output).sort_stats("tottime").print_stats(top)
     lines = output.getvalue().splitlines()
     start = next((i for i, line in enumerate(lines) if line.strip().startswith("ncalls")), 0)
     print(f"cProfile: top {top} functions by own time (over {requests} requests; the profiler slows everything):")
     print("\n".join(line.replace(str(benchlib.ROOT) + "/", "") for line in lines[start:] if line.strip()))
     return {"url": url, "status": status, "bytes": size, "queries": len(queries), "wall_ms": wall * 1000}
+
+
+def median_wall(client, url, requests):
+    """Median wall time in seconds of `requests` GETs of `url`."""
+    walls = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        client.get(url)
+        walls.append(time.perf_counter() - started)
+    return statistics.median(walls)
 
 
 def summary(urls, requests):
@@ -219,13 +224,8 @@ def summary(urls, requests):
 
         with connection.execute_wrapper(counted):
             client.get(url)
-        walls = []
-        for _ in range(requests):
-            started = time.perf_counter()
-            client.get(url)
-            walls.append(time.perf_counter() - started)
         row = {"url": url, "status": response.status_code, "bytes": len(response.content), "queries": len(count)}
-        row["wall_ms"] = statistics.median(walls) * 1000
+        row["wall_ms"] = median_wall(client, url, requests) * 1000
         rows.append(row)
         print(f"{url:<44} {row['status']:>6} {row['bytes']:>10,} {row['queries']:>7} {row['wall_ms']:>9.1f}")
     return rows

@@ -19,8 +19,16 @@ class TreatmentsConfig(AppConfig):
                     continue
                 post_save.connect(content_changed, sender=model, dispatch_uid=f"cache-save-{opts.label}")
                 post_delete.connect(content_changed, sender=model, dispatch_uid=f"cache-delete-{opts.label}")
-        post_save.connect(content_changed, sender="auth.User", dispatch_uid="cache-save-user")
+        post_save.connect(_user_saved, sender="auth.User", dispatch_uid="cache-save-user")
         m2m_changed.connect(_m2m_changed, dispatch_uid="cache-m2m")
+
+
+def _user_saved(update_fields=None, **kwargs):
+    """Reviewers' names appear on pages; a login (which saves only last_login) changes nothing a page shows."""
+    from .caching import content_changed
+
+    if update_fields is None or set(update_fields) != {"last_login"}:
+        content_changed()
 
 
 def _m2m_changed(sender, instance, action, **kwargs):

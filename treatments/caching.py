@@ -181,10 +181,8 @@ def content_generation():
     return generation
 
 
-def content_changed(update_fields=None, **_signal_kwargs):
+def content_changed(**_signal_kwargs):
     """Invalidate every cached page: connected to content models' signals; call it after bulk writes."""
-    if update_fields is not None and set(update_fields) == {"last_login"}:
-        return  # a staff login changes nothing a page shows
     if not PageCacheGeneration.objects.filter(pk=1).update(value=F("value") + 1):
         PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": _first_generation()})
     if connection.vendor == "postgresql":

@@ -139,12 +139,13 @@ def overview_page(request, slug):
     preview = is_previewing(request)
     overview = get_object_or_404(visible(request, Overview.objects.with_page_content(preview=preview)), slug=slug)
     sections = list(overview.sections.all())
-    text = PageText([overview.intro, *(section.body for section in sections)], GlossaryTerm.objects.all())
+    shown = [section for section in sections if preview or section.is_public]
+    text = PageText([overview.intro, *(section.body for section in shown)], GlossaryTerm.objects.all())
     citations = text.citations
     intro = text.render(overview.intro)
     rendered = [
         RenderedSection(section, text.render(section.body), trial_rows(section.trials.all(), citations))
-        if preview or section.is_public
+        if section in shown
         else RenderedSection(section, being_updated=True)
         for section in sections
     ]
