@@ -98,6 +98,7 @@ class GenerationWatcher:
         self._stop = threading.Event()
         self._wake = None  # a pipe: written to make the listener read the number again at once
         self.thread = None
+        self.backend_pid = None  # the listening connection's PostgreSQL backend (tests terminate exactly this one)
 
     def current(self):
         if not settings.PAGE_CACHE_LISTEN or connection.vendor != "postgresql":
@@ -142,6 +143,7 @@ class GenerationWatcher:
                 continue
             try:
                 conn.autocommit = True
+                self.backend_pid = conn.get_backend_pid()
                 with conn.cursor() as cursor:
                     cursor.execute(f"LISTEN {CHANNEL}")
                     self.value = _read_generation(cursor)  # after LISTEN, so no change can fall in between
