@@ -196,7 +196,9 @@ def build(args):
     with transaction.atomic():
         with _timed("reviewer account", timings):
             reviewer = User.objects.create_user("test-data-reviewer", is_staff=True)  # unusable password
-            ReviewerProfile.objects.create(user=reviewer, display_name="TEST DATA Reviewer", credentials="MD")
+            ReviewerProfile.objects.create(
+                user=reviewer, display_name="TEST DATA Reviewer", credentials="MD", status=Status.PUBLISHED
+            )
             reviewed = {"reviewed_by": reviewer, "reviewed_on": now.date() - timedelta(days=30)}
             reviewed["review_due"] = reviewed["reviewed_on"] + timedelta(days=365)
 
@@ -216,6 +218,7 @@ def build(args):
                         pages=f"{100 + i % 900}-{110 + i % 900}",
                         pmid=str(90_000_000 + i) if i % 4 else "",
                         doi=f"10.9999/test-data.{i}" if i % 3 else "",
+                        **published,
                     )
                     for i in range(n_refs)
                 ],
@@ -237,6 +240,7 @@ def build(args):
                         definition=f"TEST DATA definition of {term}: a plain-language explanation "
                         f"{' '.join(rng.choice(FILLER) for _ in range(25))}"
                         + (f" [@{rng.choice(keys)}]." if i % 5 == 0 else "."),
+                        **published,
                     )
                     for i, (term, forms) in enumerate(GLOSSARY)
                 ],
@@ -283,7 +287,12 @@ def build(args):
             regimens = bulk(
                 Regimen,
                 [
-                    Regimen(name=" + ".join(d.generic_name for d in members), is_standard=i == 0, note="TEST DATA")
+                    Regimen(
+                        name=" + ".join(d.generic_name for d in members),
+                        is_standard=i == 0,
+                        note="TEST DATA",
+                        **published,
+                    )
                     for i, members in enumerate(regimen_drugs)
                 ],
             )

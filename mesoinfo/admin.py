@@ -1,5 +1,5 @@
 """What every content admin shares: the Markdown editor, edit-conflict checks,
-history with a readable compare view, and revert.
+and history with a readable compare view.
 """
 
 import copy
@@ -106,25 +106,6 @@ class ContentAdmin(VersionTokenMixin, SimpleHistoryAdmin):
         )
         # Before simple-history's own "<id>/history/<version>/" pattern, which would swallow it.
         return [compare, *super().get_urls()]
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        # Reverting deliberately replaces the current version, so no edit-conflict check.
-        request.mesoinfo_reverting = True
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if getattr(request, "mesoinfo_reverting", False):
-            form = type(form.__name__, (form,), {"check_version": False})
-        return form
-
-    def save_model(self, request, obj, form, change):
-        if getattr(request, "mesoinfo_reverting", False):
-            obj._change_reason = "Reverted to an earlier version"
-            # The old version's number came with it; continue from the current one so forms
-            # opened before the revert are refused as stale.
-            obj.version = type(obj)._default_manager.filter(pk=obj.pk).values_list("version", flat=True).get()
-        super().save_model(request, obj, form, change)
 
     def history_compare_view(self, request, object_id):
         obj = get_object_or_404(self.model, pk=object_id)

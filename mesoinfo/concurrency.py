@@ -1,9 +1,9 @@
-"""No lost edits: optimistic locking with a version number.
+"""No lost edits: optimistic locking.
 
-Every save of a VersionedModel bumps `version`. The admin form carries the
-version the editor started from; if the record has moved on since, the save is
-refused with a message saying who changed it, and the form is shown again
-with everything the editor typed.
+A form carries a token of the version the editor started from: for publishable content, its working
+draft and live revision (`edit_token`); otherwise a version number bumped on every save. If the record
+has moved on since, the save is refused with a message saying who changed it, and the form is shown
+again with everything the editor typed.
 """
 
 from django import forms
@@ -25,38 +25,48 @@ class VersionedModel(models.Model):
         super().save(*args, **kwargs)
 
 
+def token_of(obj):
+    return str(getattr(obj, "edit_token", obj.version))
+
+
 class VersionCheckedForm(forms.ModelForm):
     """A ModelForm that refuses to overwrite a record changed since the form was opened."""
 
-    version_token = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    # Set to False for a deliberate overwrite such as reverting to an earlier version.
-    check_version = True
+    version_token = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:
-            self.fields["version_token"].initial = self.instance.version
+            # From the database: a history view's form holds an old copy of the record.
+            current = type(self.instance)._default_manager.filter(pk=self.instance.pk).first()
+            self.fields["version_token"].initial = token_of(current or self.instance)
 
     def clean(self):
         cleaned_data = super().clean()
-        if self.instance.pk is None or not self.check_version:
+        if self.instance.pk is None:
             return cleaned_data
         model = type(self.instance)
         # Locked until the admin's transaction commits, so two saves cannot both pass.
-        current = model._default_manager.select_for_update().filter(pk=self.instance.pk).values("version").first()
-        if current is not None and cleaned_data.get("version_token") != current["version"]:
-            raise ValidationError(self.conflict_message(), code="edit_conflict")
+        current = model._default_manager.select_for_update().filter(pk=self.instance.pk).first()
+        if current is not None and cleaned_data.get("version_token") != token_of(current):
+            raise ValidationError(self.conflict_message(current), code="edit_conflict")
         return cleaned_data
 
-    def conflict_message(self):
-        history = getattr(type(self.instance), "history", None)
-        latest = history.filter(id=self.instance.pk).order_by("-history_date").first() if history else None
+    def conflict_message(self, current):
+        draft = getattr(current, "draft_revision", None)
+        if draft is not None:
+            user, when = draft.created_by, draft.created_at
+        else:
+            history = getattr(type(current), "history", None)
+            latest = history.filter(id=current.pk).order_by("-history_date").first() if history else None
+            user, when = (latest.history_user, latest.history_date) if latest else (None, None)
         who = ""
-        if latest is not None:
-            user = latest.history_user
+        if when is not None:
             name = (user.get_full_name() or user.get_username()) if user else _("someone")
-            when = timezone.localtime(latest.history_date).strftime("%d %b %Y %H:%M")
-            who = _(" (%(name)s, %(when)s)") % {"name": name, "when": when}
+            who = _(" (%(name)s, %(when)s)") % {
+                "name": name,
+                "when": timezone.localtime(when).strftime("%d %b %Y %H:%M"),
+            }
         return _(
             "Someone else saved this record after you opened it%(who)s, so your changes were NOT saved. "
             "Your text is still in the form below. Open the record again in a new tab to see their version, "

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "markdownx",
     "simple_history",
     "axes",
+    "editorial",
     "references",
     "treatments",
 ]

@@ -7,8 +7,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from mesoinfo.admin import ContentAdmin
-from mesoinfo.concurrency import VersionCheckedForm
+from editorial.admin import DraftAdmin, WorkflowForm
 
 from .importing import FORMAT_NAMES, decode, detect_format, find_existing, parse, plan_import, reference_import
 from .integrity import admin_url, label
@@ -36,7 +35,7 @@ class CitingAdminMixin:
         return linked_list(list(obj.cites.all()), _("None yet. Cite with [@key] in the text boxes above."))
 
 
-class ReferenceForm(VersionCheckedForm):
+class ReferenceForm(WorkflowForm):
     def clean(self):
         cleaned_data = super().clean()
         fields = {name: cleaned_data.get(name) for name in ("title", "year", "pmid", "doi")}
@@ -87,11 +86,11 @@ class ImportForm(forms.Form):
 
 
 @admin.register(Reference)
-class ReferenceAdmin(ContentAdmin):
+class ReferenceAdmin(DraftAdmin):
     form = ReferenceForm
     change_list_template = "admin/references/reference/change_list.html"
-    list_display = ["key", "short_title", "source", "year", "pmid", "doi"]
-    list_filter = ["year", "source"]
+    list_display = ["key", "short_title", "source", "year", "pmid", "doi", "state"]
+    list_filter = [*DraftAdmin.list_filter, "year", "source"]
     search_fields = ["key", "authors", "title", "source", "pmid", "doi"]
     readonly_fields = ["formatted_citation", "cited_in"]
     fieldsets = [
@@ -142,7 +141,12 @@ class ReferenceAdmin(ContentAdmin):
                     messages.error(request, str(error))
                 else:
                     messages.success(
-                        request, _("Import finished: %(summary)s.") % {"summary": plan.summary(len(created))}
+                        request,
+                        _(
+                            "Import finished: %(summary)s. New references are drafts: pages can cite them once a "
+                            "medical reviewer has published them (Review and publish…)."
+                        )
+                        % {"summary": plan.summary(len(created))},
                     )
                     return redirect("admin:references_reference_changelist")
             form = ImportForm(initial={"text": text, "format": fmt})

@@ -9,7 +9,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from mesoinfo.concurrency import VersionedModel
+from editorial.models import Publishable, publish_permissions
 
 from .citations import find_keys
 
@@ -25,7 +25,7 @@ def normalise_title(title):
     return re.sub(r"[^a-z0-9]+", " ", ascii_title.lower()).strip()
 
 
-class Reference(VersionedModel):
+class Reference(Publishable):
     key = models.SlugField(
         _("citation key"),
         max_length=80,
@@ -79,6 +79,7 @@ class Reference(VersionedModel):
         ordering = ["key"]
         verbose_name = _("reference")
         verbose_name_plural = _("references")
+        permissions = publish_permissions("reference", "references")
         constraints = [
             models.UniqueConstraint(fields=["pmid"], condition=~models.Q(pmid=""), name="reference_unique_pmid"),
             models.UniqueConstraint(Lower("doi"), condition=~models.Q(doi=""), name="reference_unique_doi"),

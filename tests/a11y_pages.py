@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
+from editorial.workflow import editing, submit
 from treatments.models import Overview, Status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,12 +62,13 @@ STAFF_PASSWORD = "staff-preview-password-for-tests"
 
 
 def set_up_staff_preview():
-    """Put the seed overview (and its first section) back in review and return a staff user who previews it.
-
-    Staff see unpublished content at its public URL under a preview banner, with "not public" badges.
-    """
+    """Give the seed overview a draft in review, take its first section off the site, and return a staff user
+    who previews it: the draft shows under a banner listing what differs from live, with "not public" badges."""
     overview = Overview.objects.get(slug=OVERVIEW_SLUG)
-    Overview.objects.filter(pk=overview.pk).update(status=Status.IN_REVIEW)
+    with editing(None, overview) as session:
+        session.record.summary += " A sentence waiting for review."
+        session.record.save()
+    submit(overview)
     overview.sections.filter(pk=overview.sections.order_by("position").values("pk")[:1]).update(status=Status.DRAFT)
     return get_user_model().objects.create_user("previewer", password=STAFF_PASSWORD, is_staff=True)
 

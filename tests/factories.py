@@ -1,6 +1,7 @@
 """Lean builders for test content: each makes one valid record, overridable by keyword.
 
-Publishable content is built published (what most tests of public pages need); pass status=… for others.
+Publishable content is built live (status published, as `loaddata` would load it: what most tests of public
+pages need); pass status=… for others. Changes through the editorial workflow: editorial.workflow.
 """
 
 import itertools
@@ -18,6 +19,7 @@ def make_reference(**fields):
     fields.setdefault("title", f"A study number {n}")
     fields.setdefault("source", "J Test Med")
     fields.setdefault("year", 2000 + n % 20)
+    fields.setdefault("status", Status.PUBLISHED)
     return Reference.objects.create(**fields)
 
 
@@ -51,6 +53,7 @@ def make_drug(**fields):
 
 def make_regimen(*drugs, **fields):
     fields.setdefault("name", " + ".join(d.generic_name for d in drugs) or f"Regimen {next(_seq)}")
+    fields.setdefault("status", Status.PUBLISHED)
     regimen = Regimen.objects.create(**fields)
     for position, drug in enumerate(drugs, 1):
         RegimenDrug.objects.create(regimen=regimen, drug=drug, position=position)
@@ -69,3 +72,32 @@ def make_trial(references=(), outcomes=(), **fields):
             trial=trial, measure=measure, population=population, value=value, is_key_result=is_key, position=position
         )
     return trial
+
+
+def reviewer(username="dr-reviewer"):
+    """A staff user in the Medical reviewer group (the groups come from a data migration)."""
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username, f"{username}@example.org", None, is_staff=True)
+    user.groups.add(Group.objects.get(name="Medical reviewer"))
+    return user
+
+
+def publish_drafts(*records, by=None):
+    """A medical reviewer approves the records' working drafts, all in one step (editorial.workflow.approve)."""
+    from editorial.workflow import approve
+
+    drafts = [type(r).objects.get(pk=r.pk).draft_revision for r in records]
+    return approve(drafts, by or reviewer(f"reviewer-{next(_seq)}"))
+
+
+def mark_reviewed(obj, user):
+    """Record a medical review on live content directly, as a loaded fixture or backup would have it."""
+    from django.utils import timezone
+
+    from editorial.models import REVIEW_INTERVAL
+
+    obj.reviewed_by, obj.reviewed_on = user, timezone.localdate()
+    obj.review_due, obj.last_published_at = obj.reviewed_on + REVIEW_INTERVAL, timezone.now()
+    obj.save()
+    return obj

@@ -36,7 +36,9 @@ def render_pages(client):
     client.force_login(set_up_staff_preview())
     response = client.get(PAGES["overview"])
     assert response.status_code == 200
-    assert 'class="preview-banner"' in response.content.decode()
+    html = response.content.decode()
+    assert 'class="preview-banner preview-changes"' in html and "A sentence waiting for review." in html
+    assert "not public" in html
     pages["overview-staff-preview.html"] = response.content.decode()
     return pages
 

@@ -21,6 +21,12 @@ class TreatmentsConfig(AppConfig):
                 post_delete.connect(content_changed, sender=model, dispatch_uid=f"cache-delete-{opts.label}")
         post_save.connect(_user_saved, sender="auth.User", dispatch_uid="cache-save-user")
         m2m_changed.connect(_m2m_changed, dispatch_uid="cache-m2m")
+        # Scheduled go-live times travel with the generation (treatments/caching.py).
+        from editorial.workflow import schedule_changed as schedule_signal
+
+        from .caching import schedule_changed
+
+        schedule_signal.connect(schedule_changed, dispatch_uid="cache-schedule")
 
 
 def _user_saved(update_fields=None, **kwargs):

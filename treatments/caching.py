@@ -22,6 +22,7 @@ cookie: staff and logged-in users always get a fresh page, because their
 previews show drafts.
 """
 
+import datetime
 import hashlib
 import logging
 import os
@@ -38,6 +39,10 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.http import HttpResponse
 from django.urls import Resolver404, resolve
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from editorial import preview
 
 from .models import PageCacheGeneration
 
@@ -76,10 +81,18 @@ def _first_generation():
     return time.time_ns()
 
 
-def _read_generation(cursor):
-    cursor.execute(f"SELECT value FROM {PageCacheGeneration._meta.db_table} WHERE id = 1")
+def _read_state(cursor):
+    """(generation, next scheduled go-live time or None) from the database, or None before the first change."""
+    cursor.execute(f"SELECT value, next_go_live FROM {PageCacheGeneration._meta.db_table} WHERE id = 1")
     row = cursor.fetchone()
-    return row[0] if row else None
+    if row is None:
+        return None
+    value, next_go_live = row
+    if isinstance(next_go_live, str):  # SQLite gives raw SQL its text
+        next_go_live = parse_datetime(next_go_live)
+    if next_go_live is not None and timezone.is_naive(next_go_live):
+        next_go_live = timezone.make_aware(next_go_live, datetime.UTC)
+    return value, next_go_live
 
 
 class GenerationWatcher:
@@ -93,6 +106,7 @@ class GenerationWatcher:
 
     def __init__(self):
         self.value = None
+        self.next_go_live = None
         self._pid = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -111,6 +125,11 @@ class GenerationWatcher:
                     self.thread = threading.Thread(target=self._listen, name="page-cache-listener", daemon=True)
                     self.thread.start()
         return self.value
+
+    def _store(self, state):
+        # The go-live time first: whoever sees the new number also sees the schedule that came with it.
+        self.next_go_live = state[1] if state else None
+        self.value = state[0] if state else None
 
     def refresh(self):
         """After this process committed a change: read the database until the listener has read the new number."""
@@ -146,7 +165,7 @@ class GenerationWatcher:
                 self.backend_pid = conn.get_backend_pid()
                 with conn.cursor() as cursor:
                     cursor.execute(f"LISTEN {CHANNEL}")
-                    self.value = _read_generation(cursor)  # after LISTEN, so no change can fall in between
+                    self._store(_read_state(cursor))  # after LISTEN, so no change can fall in between
                     while not stop.is_set():
                         readable = select.select([conn, wake], [], [], self.RECHECK_SECONDS)[0]
                         conn.poll()
@@ -154,11 +173,11 @@ class GenerationWatcher:
                             if wake in readable:
                                 os.read(wake, 512)
                             conn.notifies.clear()  # the number read now is at least as new as these
-                            self.value = _read_generation(cursor)
+                            self._store(_read_state(cursor))
                         elif conn.notifies:
-                            # Delivered in commit order: the last one is the newest number.
-                            self.value = int(conn.notifies[-1].payload)
+                            # The row holds the newest number and the next scheduled go-live time.
                             conn.notifies.clear()
+                            self._store(_read_state(cursor))
             except (psycopg2.Error, OSError, ValueError) as error:
                 log.warning("page cache: lost the content-change listener (%s); reading the database", error)
                 self.value = None
@@ -171,16 +190,21 @@ class GenerationWatcher:
 watcher = GenerationWatcher()
 
 
-def content_generation():
-    generation = watcher.current()
-    if generation is not None:
-        return generation
+def generation_state():
+    """(content generation, next scheduled go-live time or None): this process's copy, else the database's."""
+    if watcher.current() is not None:
+        return watcher.value, watcher.next_go_live
     # A plain cursor: this runs on every cache hit, where the ORM's own overhead is a large share of the cost.
     with connection.cursor() as cursor:
-        generation = _read_generation(cursor)
-    if generation is None:
-        return PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": _first_generation()})[0].value
-    return generation
+        state = _read_state(cursor)
+    if state is None:
+        row = PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": _first_generation()})[0]
+        return row.value, row.next_go_live
+    return state
+
+
+def content_generation():
+    return generation_state()[0]
 
 
 def content_changed(**_signal_kwargs):
@@ -195,14 +219,39 @@ def content_changed(**_signal_kwargs):
     transaction.on_commit(watcher.refresh)
 
 
+def schedule_changed(next_go_live, **_signal_kwargs):
+    """Keep the next scheduled go-live time beside the generation (editorial.workflow.schedule_changed)."""
+    if not PageCacheGeneration.objects.filter(pk=1).update(next_go_live=next_go_live):
+        PageCacheGeneration.objects.get_or_create(
+            pk=1, defaults={"value": _first_generation(), "next_go_live": next_go_live}
+        )
+    content_changed()
+
+
+def publish_what_is_due():
+    """A request after a scheduled go-live time publishes what is due before any page is served."""
+    from editorial.workflow import publish_due
+
+    try:
+        publish_due()
+    except DatabaseError:
+        raise
+    except Exception:  # a patient's page must not fail because a publish did; the next request tries again
+        log.exception("page cache: publishing scheduled changes failed")
+
+
 def cache_public_page(view):
-    """Mark a public view's pages as cacheable for anonymous visitors (``PageCacheMiddleware`` does the work)."""
+    """Mark a public view: cached for anonymous visitors (``PageCacheMiddleware`` does the work); rendered with
+    the working drafts, never cached, for staff (editorial.preview)."""
 
     @wraps(view)
     def page(request, *args, **kwargs):
+        if request.user.is_staff:
+            return preview.render(view, request, *args, **kwargs)
         return view(request, *args, **kwargs)
 
     page.page_cacheable = True
+    page.public_view = view
     return page
 
 
@@ -220,7 +269,16 @@ class PageCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        key = self._key(request)
+        if not self._public_page(request):
+            return self.get_response(request)
+        try:
+            generation, next_go_live = generation_state()
+            if next_go_live is not None and timezone.now() >= next_go_live:
+                publish_what_is_due()
+                generation, next_go_live = generation_state()
+        except DatabaseError:
+            return self.get_response(request)  # the database is down: the view answers (with the friendly 503 page)
+        key = self._key(request, generation)
         if key is None:
             return self.get_response(request)
         # With a shared cache (Redis), each process also keeps pages in local memory ("pages_local"). Keys
@@ -242,21 +300,20 @@ class PageCacheMiddleware:
         return response
 
     @staticmethod
-    def _key(request):
-        if not settings.PAGE_CACHE_SECONDS or request.method not in ("GET", "HEAD"):
+    def _public_page(request):
+        if request.method not in ("GET", "HEAD"):
+            return False
+        try:
+            return getattr(resolve(request.path_info).func, "page_cacheable", False)
+        except Resolver404:
+            return False
+
+    @staticmethod
+    def _key(request, generation):
+        if not settings.PAGE_CACHE_SECONDS:
             return None
         if settings.SESSION_COOKIE_NAME in request.COOKIES or any(c in request.COOKIES for c in PERSONAL_COOKIES):
             return None
-        try:
-            view = resolve(request.path_info).func
-        except Resolver404:
-            return None
-        if not getattr(view, "page_cacheable", False):
-            return None
-        try:
-            generation = content_generation()
-        except DatabaseError:
-            return None  # the database is down: the view answers (with the friendly 503 page)
         # Only the parameters the public views read are part of the key: tracking tags (?utm_source=…) or made-up
         # parameters share the page's entry instead of filling the cache with copies of it.
         query = [(name, request.GET[name]) for name in PAGE_QUERY_PARAMETERS if name in request.GET]

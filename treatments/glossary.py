@@ -11,6 +11,7 @@ import re
 
 from django.utils.html import format_html
 
+from editorial import tracking
 from references.citations import TAG_RE
 
 # Tags whose text is never marked.
@@ -23,6 +24,8 @@ class GlossaryMarker:
     def __init__(self, terms, href="#term-{slug}"):
         self.href = href
         self.by_form = {}
+        with tracking.paused():  # a page shows only the terms it uses (noted in _link), not all it looked for
+            terms = list(terms)
         for term in terms:
             for form in term.forms:
                 self.by_form.setdefault(form.lower(), term)
@@ -73,6 +76,7 @@ class GlossaryMarker:
         if term.pk not in self._used_pks:
             self._used_pks.add(term.pk)
             self.used.append(term)
+            tracking.shown(term)
         # The matched text is already-escaped HTML text; format_html would escape it twice.
         return str(
             format_html(

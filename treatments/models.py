@@ -1,20 +1,16 @@
-import datetime
-
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from markdownx.models import MarkdownxField
 from simple_history.models import HistoricalRecords
 
-from mesoinfo.concurrency import VersionedModel
+# Status and REVIEW_INTERVAL are the editorial app's; imported here too, where content code has always found them.
+from editorial.models import REVIEW_INTERVAL, Publishable, PublishableQuerySet, Status, publish_permissions  # noqa: F401
 from references.models import CitingModel, Reference
-
-REVIEW_INTERVAL = datetime.timedelta(days=365)
 
 CITE_HELP = _(
     "Markdown. Cite a source right after the fact it supports: [@vogelzang-2003], or several at once: "
@@ -22,108 +18,21 @@ CITE_HELP = _(
 )
 
 
-class Status(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    IN_REVIEW = "in_review", _("In review")
-    PUBLISHED = "published", _("Published")
-    ARCHIVED = "archived", _("Archived (not public)")
-
-
-class PublishableQuerySet(models.QuerySet):
-    def published(self):
-        """What the public may see: published, and past its publish-at time if it has one."""
-        return self.filter(self._published_q())
-
-    def published_or_being_updated(self):
-        """Published content, plus once-published content back in draft or review.
-
-        Only an overview page's sections use this: the public sees such a section's
-        heading with a "being updated" notice, never its unreviewed text, so a page
-        never silently loses a section.
-        """
-        updating = Q(status__in=[Status.DRAFT, Status.IN_REVIEW], last_published_at__isnull=False)
-        return self.filter(self._published_q() | updating)
-
-    @staticmethod
-    def _published_q():
-        return Q(status=Status.PUBLISHED) & (Q(publish_at__isnull=True) | Q(publish_at__lte=timezone.now()))
-
-    def awaiting_review(self):
-        return self.filter(status=Status.IN_REVIEW)
-
-    def review_overdue(self):
-        return self.filter(status=Status.PUBLISHED, review_due__lt=timezone.localdate())
-
-
-def publish_permissions(model_name, label):
-    return [(f"publish_{model_name}", f"Can publish {label} after medical review")]
-
-
-class Publishable(VersionedModel):
-    """Content that passes draft → in review → published, with its medical review on record."""
-
-    status = models.CharField(_("status"), max_length=20, choices=Status, default=Status.DRAFT, db_index=True)
-    publish_at = models.DateTimeField(
-        _("publish at"),
-        null=True,
-        blank=True,
-        help_text=_("Optional. Once published, it stays hidden from the public until this time."),
-    )
-    reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        verbose_name=_("medically reviewed by"),
-    )
-    reviewed_on = models.DateField(_("medically reviewed on"), null=True, blank=True, editable=False)
-    review_due = models.DateField(
-        _("review due"),
-        null=True,
-        blank=True,
-        help_text=_("When this content must be checked again. Set to 12 months after each review."),
-    )
-    last_published_at = models.DateTimeField(_("last published change"), null=True, blank=True, editable=False)
-
-    objects = PublishableQuerySet.as_manager()
+class Searchable(models.Model):
+    """Content found by site search: its search document is kept true on every save, like `cites`."""
 
     class Meta:
         abstract = True
 
-    @property
-    def is_public(self):
-        return self.status == Status.PUBLISHED and (self.publish_at is None or self.publish_at <= timezone.now())
-
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
-        # The search index is derived from the text, like `cites`: kept true on every save.
         from .search import index_object
 
         index_object(self)
 
-    def publish(self, reviewer):
-        """Record a medical review by `reviewer` and publish; the caller checks permission and saves."""
-        now = timezone.now()
-        self.status = Status.PUBLISHED
-        self.reviewed_by = reviewer
-        self.reviewed_on = timezone.localdate(now)
-        self.review_due = self.reviewed_on + REVIEW_INTERVAL
-        self.last_published_at = max(now, self.publish_at) if self.publish_at else now
 
-    @property
-    def reviewer_display(self):
-        """'Jane Doe, MD, thoracic oncologist' from the reviewer's profile, else their account name."""
-        user = self.reviewed_by
-        if user is None:
-            return ""
-        profile = getattr(user, "reviewer_profile", None)
-        return str(profile) if profile is not None else (user.get_full_name() or user.get_username())
-
-
-class ReviewerProfile(models.Model):
-    """How a medical reviewer is named on the pages they review."""
+class ReviewerProfile(Publishable):
+    """How a medical reviewer is named on the pages they review (changed through review like all content)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviewer_profile")
     display_name = models.CharField(_("display name"), max_length=200, help_text=_("e.g. Jane Doe"))
@@ -136,6 +45,7 @@ class ReviewerProfile(models.Model):
     class Meta:
         verbose_name = _("reviewer profile")
         verbose_name_plural = _("reviewer profiles")
+        permissions = publish_permissions("reviewerprofile", "reviewer profiles")
 
     def __str__(self):
         return f"{self.display_name}, {self.credentials}" if self.credentials else self.display_name
@@ -149,7 +59,7 @@ class OverviewQuerySet(PublishableQuerySet):
         """
         sections, trials = TreatmentOption.objects.all(), Trial.objects.all()
         if not preview:
-            sections, trials = sections.published_or_being_updated(), trials.published()
+            sections, trials = sections.published(), trials.published()
         trials = trials.select_related("regimen").prefetch_related("references", "outcomes", "drugs")
         return self.select_related("reviewed_by__reviewer_profile").prefetch_related(
             Prefetch("sections", queryset=sections.prefetch_related(Prefetch("trials", queryset=trials))),
@@ -157,7 +67,7 @@ class OverviewQuerySet(PublishableQuerySet):
         )
 
 
-class Overview(CitingModel, Publishable):
+class Overview(CitingModel, Searchable, Publishable):
     """One public page per clinical situation, e.g. stage IV / recurrent pleural mesothelioma."""
 
     title = models.CharField(_("title"), max_length=200)
@@ -219,7 +129,7 @@ class NextLink(models.Model):
         return self.label
 
 
-class Drug(CitingModel, Publishable):
+class Drug(CitingModel, Searchable, Publishable):
     generic_name = models.CharField(_("generic name"), max_length=120, unique=True, help_text=_("e.g. pemetrexed"))
     brand_names = models.CharField(
         _("brand names"),
@@ -271,7 +181,7 @@ class Drug(CitingModel, Publishable):
         return Trial.objects.filter(pk__in=direct.union(in_regimen))
 
 
-class Regimen(VersionedModel):
+class Regimen(Publishable):
     """A named combination of drugs, given in order."""
 
     name = models.CharField(_("name"), max_length=200, unique=True, help_text=_("e.g. pemetrexed + cisplatin"))
@@ -289,6 +199,7 @@ class Regimen(VersionedModel):
         ordering = ["name"]
         verbose_name = _("regimen")
         verbose_name_plural = _("regimens")
+        permissions = publish_permissions("regimen", "regimens")
 
     def __str__(self):
         return self.name
@@ -311,7 +222,7 @@ class RegimenDrug(models.Model):
         return f"{self.regimen}: {self.drug}"
 
 
-class Trial(CitingModel, Publishable):
+class Trial(CitingModel, Searchable, Publishable):
     class Phase(models.TextChoices):
         PHASE_1 = "1", _("Phase I")
         PHASE_1B = "1b", _("Phase Ib")
@@ -410,7 +321,7 @@ class TrialOutcome(models.Model):
         return f"{self.measure}: {self.value}"
 
 
-class TreatmentOption(CitingModel, Publishable):
+class TreatmentOption(CitingModel, Searchable, Publishable):
     """A section of an overview page: one way of treating, or one line of research."""
 
     class Modality(models.TextChoices):
@@ -464,7 +375,7 @@ class TreatmentOption(CitingModel, Publishable):
         return f"{self.overview.get_absolute_url()}#{self.slug}"
 
 
-class GlossaryTerm(CitingModel, VersionedModel):
+class GlossaryTerm(CitingModel, Publishable):
     """A word patients may not know, defined in plain language and marked where pages use it."""
 
     term = models.CharField(
@@ -489,6 +400,7 @@ class GlossaryTerm(CitingModel, VersionedModel):
         ordering = ["term"]
         verbose_name = _("glossary term")
         verbose_name_plural = _("glossary terms")
+        permissions = publish_permissions("glossaryterm", "glossary terms")
 
     def __str__(self):
         return self.term
@@ -523,9 +435,14 @@ class SearchDocument(models.Model):
 
 
 class PageCacheGeneration(models.Model):
-    """One row, bumped with every content change; cached public pages are keyed by its value."""
+    """One row, bumped with every content change; cached public pages are keyed by its value.
+
+    It also holds the next scheduled go-live time, so every process that knows the generation knows
+    when it must publish what is due (treatments.caching).
+    """
 
     value = models.BigIntegerField(default=1)
+    next_go_live = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return str(self.value)

@@ -1,44 +1,48 @@
 """The two editorial roles, as permission groups.
 
-Editors write and change content and send it for review; medical reviewers
-also publish it, which records their review. Superusers can do everything.
-The data migration 0002 calls `ensure_editorial_groups`; it is idempotent and
-also puts back a permission someone removed.
+Editors write drafts of every publishable record (editorial.registry) and send them for review;
+medical reviewers also publish them, which records their review. Superusers can do everything.
+Data migrations call `ensure_editorial_groups`; it is idempotent and also puts back a permission
+someone removed.
 """
 
 EDITOR = "Editor"
 MEDICAL_REVIEWER = "Medical reviewer"
 
-CONTENT_MODELS = {
-    "treatments": [
-        "overview",
-        "treatmentoption",
-        "nextlink",
-        "drug",
-        "regimen",
-        "regimendrug",
-        "trial",
-        "trialoutcome",
-        "glossaryterm",
-    ],
-    "references": ["reference"],
-}
-PUBLISHABLE_MODELS = ["overview", "treatmentoption", "drug", "trial"]
+
+def content_models():
+    """{app label: [model names]}: every publishable model and its parts (editorial.registry)."""
+    from django.apps import apps as global_apps
+
+    from editorial.registry import PUBLISHABLE
+
+    found = {}
+    for entry in PUBLISHABLE:
+        app_label, name = entry.label.lower().split(".")
+        found.setdefault(app_label, []).append(name)
+        model = global_apps.get_model(entry.label)
+        for part in entry.parts:
+            found[app_label].append(model._meta.get_field(part).related_model._meta.model_name)
+    return found
 
 
 def group_permissions():
     """{group name: [(app_label, codename), …]}"""
+    from editorial.registry import PUBLISHABLE
+
     editor, reviewer = [], []
-    for app_label, models in CONTENT_MODELS.items():
+    for app_label, models in content_models().items():
         for model in models:
             editor += [(app_label, f"{action}_{model}") for action in ("add", "change", "view")]
             reviewer += [(app_label, f"{action}_{model}") for action in ("add", "change", "delete", "view")]
             # Both roles may read the history of what they edit.
             for role in (editor, reviewer):
                 role.append((app_label, f"view_historical{model}"))
-    reviewer += [("treatments", f"publish_{model}") for model in PUBLISHABLE_MODELS]
-    editor.append(("treatments", "view_reviewerprofile"))
-    reviewer.append(("treatments", "view_reviewerprofile"))
+    for entry in PUBLISHABLE:
+        app_label, name = entry.label.lower().split(".")
+        reviewer.append((app_label, f"publish_{name}"))
+    for role in (editor, reviewer):
+        role.append(("editorial", "view_revision"))
     return {EDITOR: editor, MEDICAL_REVIEWER: reviewer}
 
 
@@ -65,5 +69,8 @@ def ensure_editorial_groups(apps):
         for app_label, codename in wanted:
             model_name = codename.split("_", 1)[1].removeprefix("historical")
             if (app_label, model_name) in existing:
-                permissions.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+                # A permission the model did not declare yet (publish_… before 0008) comes with a later migration.
+                permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+                if permission is not None:
+                    permissions.append(permission)
         group.permissions.add(*permissions)

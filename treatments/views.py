@@ -38,8 +38,9 @@ class PageText:
     at the end of the page).
     """
 
-    def __init__(self, texts, glossary_terms=()):
-        self.citations = CitationNumbering(references=cited_in(*texts))
+    def __init__(self, texts, glossary_terms=(), *, preview=False):
+        self.preview = preview
+        self.citations = CitationNumbering(references=cited_in(*texts, preview=preview))
         self.glossary = GlossaryMarker(glossary_terms)
         self.html = sanitised_html_many(texts)
 
@@ -51,7 +52,7 @@ class PageText:
         terms = self.glossary.used
         definitions = [term.definition for term in terms]
         if {key for text in definitions for key in find_keys(text)} - set(self.citations.references):
-            self.citations.references.update(cited_in(*definitions))
+            self.citations.references.update(cited_in(*definitions, preview=self.preview))
         html = sanitised_html_many(definitions)
         return [(term, render_markdown(term.definition, self.citations, html=html[term.definition])) for term in terms]
 
@@ -67,7 +68,6 @@ class RenderedSection:
     section: object
     body: str = ""
     trial_rows: list = ()
-    being_updated: bool = False
 
 
 def trial_rows(trials, citations):
@@ -77,10 +77,15 @@ def trial_rows(trials, citations):
     return [TrialRow(trial, citations.superscript(numbers)) for trial, numbers in numbered]
 
 
-def cited_in(*texts):
-    """The references these Markdown texts cite, by key, in one query."""
+def cited_in(*texts, preview=False):
+    """The references these Markdown texts cite, by key, in one query (live ones only, unless previewing)."""
     keys = {key for text in texts for key in find_keys(text)}
-    return {ref.key: ref for ref in Reference.objects.filter(key__in=keys)} if keys else {}
+    references = Reference.objects.all() if preview else Reference.objects.published()
+    return {ref.key: ref for ref in references.filter(key__in=keys)} if keys else {}
+
+
+def glossary_terms(request):
+    return visible(request, GlossaryTerm.objects.all())
 
 
 def sections_shown_for(request, queryset):
@@ -98,8 +103,8 @@ def search_view(request):
 
 
 def glossary(request):
-    terms = list(GlossaryTerm.objects.all())
-    text = PageText([term.definition for term in terms])
+    terms = list(glossary_terms(request))
+    text = PageText([term.definition for term in terms], preview=is_previewing(request))
     entries = [(term, text.render(term.definition)) for term in terms]
     data = structured_data.defined_term_set(entries, absolute_url(request, request.path))
     context = {"entries": entries, "citations": text.citations, "structured_data": data}
@@ -139,14 +144,11 @@ def overview_page(request, slug):
     preview = is_previewing(request)
     overview = get_object_or_404(visible(request, Overview.objects.with_page_content(preview=preview)), slug=slug)
     sections = list(overview.sections.all())
-    shown = [section for section in sections if preview or section.is_public]
-    text = PageText([overview.intro, *(section.body for section in shown)], GlossaryTerm.objects.all())
+    text = PageText([overview.intro, *(section.body for section in sections)], glossary_terms(request), preview=preview)
     citations = text.citations
     intro = text.render(overview.intro)
     rendered = [
         RenderedSection(section, text.render(section.body), trial_rows(section.trials.all(), citations))
-        if section in shown
-        else RenderedSection(section, being_updated=True)
         for section in sections
     ]
     definitions = text.definitions()
@@ -211,7 +213,9 @@ class DrugDetailView(PreviewMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         drug = self.object
-        text = PageText([drug.how_it_works, drug.approval_note], GlossaryTerm.objects.all())
+        text = PageText(
+            [drug.how_it_works, drug.approval_note], glossary_terms(self.request), preview=is_previewing(self.request)
+        )
         return super().get_context_data(
             how_it_works=text.render(drug.how_it_works),
             approval_note=text.render(drug.approval_note),
@@ -239,7 +243,7 @@ class TrialDetailView(PreviewMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         trial = self.object
-        text = PageText([trial.summary], GlossaryTerm.objects.all())
+        text = PageText([trial.summary], glossary_terms(self.request), preview=is_previewing(self.request))
         summary = text.render(trial.summary)
         citations = text.citations
         reported_in = citations.superscript([citations.number(ref) for ref in trial.references.all()])

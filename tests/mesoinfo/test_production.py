@@ -55,7 +55,9 @@ def test_any_change_to_what_a_page_shows_invalidates_it(client, change):
         drug.save()
         expected = "New class"
     elif change == "glossary":
-        GlossaryTerm.objects.create(term="drugamab", slug="drugamab", definition="A made-up test drug.")
+        GlossaryTerm.objects.create(
+            term="drugamab", slug="drugamab", definition="A made-up test drug.", status="published"
+        )
         expected = "A made-up test drug."
     elif change == "delete-section":
         section.delete()
@@ -183,7 +185,11 @@ def test_a_page_that_sets_a_cookie_is_not_cached(monkeypatch):
             response.set_cookie("choice", "1")
         return response
 
-    monkeypatch.setattr(PageCacheMiddleware, "_key", staticmethod(lambda request: f"mesoinfo:page:{request.path}"))
+    monkeypatch.setattr(PageCacheMiddleware, "_public_page", staticmethod(lambda request: True))
+    monkeypatch.setattr("treatments.caching.generation_state", lambda: (1, None))
+    monkeypatch.setattr(
+        PageCacheMiddleware, "_key", staticmethod(lambda request, generation: f"mesoinfo:page:{request.path}")
+    )
     PageCacheMiddleware(lambda request: page(request, cookie=True))(RequestFactory().get("/with-cookie/"))
     assert not _cached_keys()
     PageCacheMiddleware(lambda request: page(request, cookie=False))(RequestFactory().get("/without/"))
@@ -199,7 +205,7 @@ def test_generation_lookup_failure_falls_through_to_the_view(client, monkeypatch
         raise OperationalError("connection refused")
 
     overview = make_overview(intro="Fresh words.")
-    monkeypatch.setattr(caching, "content_generation", unreachable)
+    monkeypatch.setattr(caching, "generation_state", unreachable)
     response = client.get(overview.get_absolute_url())
     assert response.status_code == 200 and "Fresh words." in response.content.decode()
     assert not _cached_keys()

@@ -4,6 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from mesoinfo.concurrency import token_of
 from references.models import Reference
 from tests.factories import make_reference
 
@@ -48,7 +49,7 @@ def test_admin_explains_and_links_the_duplicate(admin_client, fields, field):
 def test_editing_a_reference_does_not_flag_itself(admin_client):
     reference = make_reference(pmid="123", doi="10.1/x", title="Same title", year=2001)
     data = reference_form(key=reference.key, pmid="123", doi="10.1/x", title="Same title", year=2001,
-                          version_token=reference.version)  # fmt: skip
+                          version_token=token_of(reference))  # fmt: skip
     response = admin_client.post(reverse("admin:references_reference_change", args=[reference.pk]), data)
     assert response.status_code == 302
 

@@ -452,26 +452,30 @@ def build(values, reference_url="https://example.org/study"):
     reference = Reference.objects.create(
         key="evil-ref", authors=v("Reference.authors", "Smith AB, Jones CD"), title=v("Reference.title", "A study"),
         source=v("Reference.source", "J Test Med"), note=v("Reference.note", "Abstract 12"), year=2020,
-        url=reference_url,
+        url=reference_url, status=Status.PUBLISHED,
     )  # fmt: skip
     reviewer = get_user_model().objects.create_user("xss-reviewer")
     ReviewerProfile.objects.create(
         user=reviewer, display_name=v("ReviewerProfile.display_name", "Jane Doe"),
-        credentials=v("ReviewerProfile.credentials", "MD"),
+        credentials=v("ReviewerProfile.credentials", "MD"), status=Status.PUBLISHED,
     )  # fmt: skip
     definition = v("GlossaryTerm.definition", "The thin lining around the lungs [@evil-ref].")
     GlossaryTerm.objects.create(
         term="pleura", slug="pleura", other_forms=v("GlossaryTerm.other_forms", "pleural"),
-        pronunciation=v("GlossaryTerm.pronunciation", "PLOOR-uh"), definition=definition,
+        pronunciation=v("GlossaryTerm.pronunciation", "PLOOR-uh"), definition=definition, status=Status.PUBLISHED,
     )  # fmt: skip
-    GlossaryTerm.objects.create(term=v("GlossaryTerm.term", "pericardium"), slug="second-term", definition=definition)
+    GlossaryTerm.objects.create(
+        term=v("GlossaryTerm.term", "pericardium"), slug="second-term", definition=definition, status=Status.PUBLISHED
+    )
     published = {"status": Status.PUBLISHED}
     drug = Drug.objects.create(
         generic_name=v("Drug.generic_name", "drugamab"), slug="xss-drug", brand_names=v("Drug.brand_names", "Drugex"),
         drug_class=v("Drug.drug_class", "antibody"), how_it_works=v("Drug.how_it_works", SAFE_MARKDOWN),
         approval_note=v("Drug.approval_note", SAFE_MARKDOWN), **published,
     )  # fmt: skip
-    regimen = Regimen.objects.create(name=v("Regimen.name", "drugamab alone"), note=v("Regimen.note", "weekly"))
+    regimen = Regimen.objects.create(
+        name=v("Regimen.name", "drugamab alone"), note=v("Regimen.note", "weekly"), status=Status.PUBLISHED
+    )
     RegimenDrug.objects.create(regimen=regimen, drug=drug, position=1)
     trial = Trial.objects.create(
         title=v("Trial.title", "A trial of drugamab"), slug="xss-trial", phase="2", patient_count=40,
@@ -633,7 +637,9 @@ def build_everything():
         section.trials.set([trial])
         TrialOutcome.objects.create(trial=trial, measure=payload, population=payload, value=payload, position=n + 2)
         NextLink.objects.create(overview=overview, label=payload, position=10 + n)
-        GlossaryTerm.objects.create(term=payload, slug=f"v{n}", pronunciation=payload, definition=as_markdown(payload))
+        GlossaryTerm.objects.create(
+            term=payload, slug=f"v{n}", pronunciation=payload, definition=as_markdown(payload), status=Status.PUBLISHED
+        )
         other = Drug.objects.create(
             generic_name=payload, slug=f"v{n}", brand_names=payload, drug_class=payload,
             how_it_works=as_markdown(payload), status=Status.PUBLISHED,

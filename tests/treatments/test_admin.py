@@ -1,8 +1,17 @@
 import pytest
 from django.urls import reverse
 
+from mesoinfo.concurrency import token_of
 from references.models import Reference
-from tests.factories import make_drug, make_overview, make_reference, make_regimen, make_section, make_trial
+from tests.factories import (
+    make_drug,
+    make_overview,
+    make_reference,
+    make_regimen,
+    make_section,
+    make_trial,
+    publish_drafts,
+)
 from treatments.models import Drug, Overview, Regimen, TreatmentOption, Trial
 
 pytestmark = pytest.mark.django_db
@@ -67,8 +76,7 @@ def section_form(section, **changes):
         "drugs": [d.pk for d in section.drugs.all()],
         "trials": [],
         "trials_caption": "",
-        "status": section.status,
-        "version_token": section.version,
+        "version_token": token_of(section),
     }
     data.update(changes)
     return data
@@ -83,10 +91,14 @@ def test_admin_edit_section_updates_page_and_cites(admin_client, content):
     )
     assert response.status_code == 302
     section.refresh_from_db()
+    assert section.body == "Text [@vogelzang-2003]", "the live version waits for review"
+    assert section.draft_revision.data["fields"]["body"] == "New plain words [@alley-2017]."
+    page = admin_client.get(section.overview.get_absolute_url()).content.decode()
+    assert "New plain words" in page and "KEYNOTE-028" in page, "staff preview shows the draft"
+    publish_drafts(section)
+    section.refresh_from_db()
     assert section.body == "New plain words [@alley-2017]."
     assert list(section.cites.all()) == [new_ref]
-    page = admin_client.get(section.overview.get_absolute_url()).content.decode()
-    assert "New plain words" in page and "KEYNOTE-028" in page
 
 
 def test_admin_unknown_key_is_form_error_naming_it_and_keeps_text(admin_client, content):
@@ -106,13 +118,13 @@ def test_overview_inline_sections_validate_citations(admin_client, content):
     section = content[TreatmentOption]
     data = {
         "title": overview.title, "stage_label": "", "summary": overview.summary, "intro": "", "slug": overview.slug,
-        "position": 0, "status": "published", "version_token": overview.version,
+        "position": 0, "version_token": token_of(overview),
         "sections-TOTAL_FORMS": 1, "sections-INITIAL_FORMS": 1, "sections-MIN_NUM_FORMS": 0,
         "sections-MAX_NUM_FORMS": 1000,
         "sections-0-id": section.pk, "sections-0-overview": overview.pk, "sections-0-position": 1,
         "sections-0-modality": "surgery", "sections-0-heading": "Surgery", "sections-0-slug": "surgery",
-        "sections-0-body": "Bad [@ghost-key]", "sections-0-status": "published",
-        "sections-0-version_token": section.version,
+        "sections-0-body": "Bad [@ghost-key]",
+        "sections-0-version_token": token_of(section),
         "next_links-TOTAL_FORMS": 0, "next_links-INITIAL_FORMS": 0, "next_links-MIN_NUM_FORMS": 0,
         "next_links-MAX_NUM_FORMS": 1000,
     }  # fmt: skip
@@ -121,6 +133,10 @@ def test_overview_inline_sections_validate_citations(admin_client, content):
     data["sections-0-body"] = "Good [@vogelzang-2003]"
     response = admin_client.post(admin_url(Overview, "change", overview.pk), data)
     assert response.status_code == 302
+    section.refresh_from_db()
+    assert section.heading != "Surgery", "a section edited on its page is a draft too"
+    assert section.draft_revision.data["fields"]["heading"] == "Surgery"
+    publish_drafts(section)
     section.refresh_from_db()
     assert section.heading == "Surgery" and section.modality == "surgery"
 

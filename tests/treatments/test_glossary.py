@@ -3,7 +3,7 @@ from django.core.management import call_command
 
 from tests.factories import make_drug, make_overview, make_reference, make_section
 from treatments.glossary import GlossaryMarker
-from treatments.models import GlossaryTerm
+from treatments.models import GlossaryTerm, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ def term(name, forms="", slug=None, definition=None, **extra):
         slug=slug or name.replace(" ", "-"),
         other_forms=forms,
         definition=definition or f"Means {name}.",
-        **extra,
+        **{"status": Status.PUBLISHED, **extra},
     )
 
 

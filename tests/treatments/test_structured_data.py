@@ -1,13 +1,25 @@
 """JSON-LD, sitemap, robots.txt, canonical URLs and Open Graph."""
 
+import datetime
 import json
 import re
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 
-from tests.factories import make_drug, make_overview, make_reference, make_regimen, make_section, make_trial
+from editorial.workflow import approve, ensure_draft
+from tests.factories import (
+    make_drug,
+    make_overview,
+    make_reference,
+    make_regimen,
+    make_section,
+    make_trial,
+    mark_reviewed,
+    reviewer,
+)
 from treatments.models import Drug, Overview, ReviewerProfile, Trial
 
 pytestmark = pytest.mark.django_db
@@ -22,11 +34,10 @@ def jsonld(html):
 
 def test_overview_is_a_medical_web_page_with_citations_and_review(client):
     reviewer = get_user_model().objects.create_user("rev", password="pw-123456789")
-    ReviewerProfile.objects.create(user=reviewer, display_name="Jane Doe", credentials="MD")
+    ReviewerProfile.objects.create(user=reviewer, display_name="Jane Doe", credentials="MD", status="published")
     make_reference(key="vog-2003", title="Phase III study", doi="10.1200/JCO.2003.11.136", pmid="12860938", year=2003)
     overview = make_overview(title="Stage IV page", summary="For stage IV.", intro="Fact [@vog-2003].")
-    overview.publish(reviewer)
-    overview.save()
+    mark_reviewed(overview, reviewer)
     data = jsonld(client.get(overview.get_absolute_url()).content.decode())
     assert data["@context"] == "https://schema.org" and data["@type"] == "MedicalWebPage"
     assert data["name"] == "Stage IV page" and data["about"]["@type"] == "MedicalCondition"
@@ -79,8 +90,9 @@ def test_sitemap_lists_only_public_content(client):
     make_overview(slug="draft-page", status="draft")
     make_section(public)
     make_drug(slug="public-drug")
-    make_drug(slug="secret-drug", status="in_review")
-    make_trial(slug="future-trial", publish_at="2999-01-01T00:00:00Z")
+    make_drug(slug="secret-drug", status="archived")
+    scheduled = make_trial(slug="future-trial", status="draft")
+    approve([ensure_draft(scheduled)], reviewer(), go_live_at=timezone.now() + datetime.timedelta(days=365))
     index = client.get("/sitemap.xml")
     assert index.status_code == 200
     sections = re.findall(r"<loc>http://testserver(/sitemap-[a-z]+\.xml)</loc>", index.content.decode())

@@ -8,6 +8,7 @@ from tests.factories import (
     make_regimen,
     make_section,
     make_trial,
+    mark_reviewed,
 )
 from treatments.models import NextLink
 
@@ -225,10 +226,9 @@ def test_reviewed_overview_keeps_the_query_budget(client, django_assert_num_quer
     from treatments.models import ReviewerProfile
 
     reviewer = django_user_model.objects.create_user("reviewer", password="pw-123456789")
-    ReviewerProfile.objects.create(user=reviewer, display_name="Jane Doe", credentials="MD")
+    ReviewerProfile.objects.create(user=reviewer, display_name="Jane Doe", credentials="MD", status="published")
     overview = build_overview(n_sections=3, n_trials=3)
-    overview.publish(reviewer)
-    overview.save()
+    mark_reviewed(overview, reviewer)
     with django_assert_num_queries(10):
         html = client.get(overview.get_absolute_url()).content.decode()
     assert "Medically reviewed by Jane Doe, MD" in html

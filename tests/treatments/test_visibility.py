@@ -293,7 +293,9 @@ def human_date(value):
 @pytest.fixture
 def jane(django_user_model):
     user = django_user_model.objects.create_user("jdoe", "jane@example.org", None, is_staff=True)
-    ReviewerProfile.objects.create(user=user, display_name="Jane Doe", credentials="MD, thoracic oncologist")
+    ReviewerProfile.objects.create(
+        user=user, display_name="Jane Doe", credentials="MD, thoracic oncologist", status="published"
+    )
     return user
 
 

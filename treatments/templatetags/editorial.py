@@ -1,30 +1,45 @@
 from django import template
 from django.urls import reverse
+from django.utils.timesince import timesince
 
-from treatments.models import Drug, Overview, TreatmentOption, Trial
+from editorial import registry
+from editorial.admin import review_url
 
 register = template.Library()
 
-PUBLISHABLE = [Overview, TreatmentOption, Drug, Trial]
+MAX_PENDING = 200  # the dashboard lists at most this many pending drafts
 
 
-def _rows(objects):
-    return [
-        {
-            "obj": obj,
-            "kind": obj._meta.verbose_name,
-            "url": reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk]),
-        }
-        for obj in objects
-    ]
+def _row(obj, **extra):
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return {"obj": obj, "kind": obj._meta.verbose_name, "url": url, **extra}
 
 
 @register.inclusion_tag("admin/_editorial_dashboard.html")
 def editorial_dashboard():
-    """What needs a medical reviewer: content awaiting review, and published content past its review date."""
-    awaiting, overdue = [], []
-    for model in PUBLISHABLE:
-        awaiting += _rows(model.objects.awaiting_review())
-        overdue += _rows(model.objects.review_overdue())
+    """What needs a medical reviewer: pending drafts by the public page that shows them (oldest wait first),
+    and live content past its review date."""
+    pending = []
+    for model in registry.publishable_models():
+        pending += model.objects.with_drafts().select_related("draft_revision")[:MAX_PENDING]
+    pending.sort(key=lambda obj: obj.draft_revision.submitted_at or obj.draft_revision.created_at)
+    pages = {}
+    for obj in pending[:MAX_PENDING]:
+        revision = obj.draft_revision
+        row = _row(obj, state=obj.editorial_state, age=timesince(revision.submitted_at or revision.created_at))
+        for page in registry.pages_showing(obj) or [None]:
+            path = page.get_absolute_url().split("#")[0] if page is not None else None
+            if path not in pages:
+                title = str(page) if page is not None else "Not shown on a page"
+                pages[path] = {
+                    "title": title,
+                    "path": path,
+                    "review_url": review_url(page=path) if path else None,
+                    "rows": [],
+                }
+            pages[path]["rows"].append(row)
+    overdue = []
+    for model in registry.publishable_models():
+        overdue += [_row(obj) for obj in model.objects.review_overdue()]
     overdue.sort(key=lambda row: row["obj"].review_due)
-    return {"awaiting": awaiting, "overdue": overdue}
+    return {"pages": list(pages.values()), "pending_count": len(pending), "overdue": overdue}

@@ -4,8 +4,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from editorial.registry import publishable_models
+from editorial.workflow import record_first_versions
 from treatments.caching import content_changed
-from treatments.models import Drug, Overview, Status, TreatmentOption, Trial
+from treatments.models import Overview, Status
 from treatments.search import rebuild_index
 
 
@@ -29,8 +31,8 @@ def start_history(since):
 class Command(BaseCommand):
     help = (
         "Load the seed content (fixtures/seed.json and glossary.json) into an empty database, date its "
-        "publication and start its history. Does nothing when content already exists, so editors' changes "
-        "are never overwritten."
+        "publication and start its history and revisions. Does nothing when content already exists, so "
+        "editors' changes are never overwritten."
     )
 
     def handle(self, *args, **options):
@@ -42,11 +44,12 @@ class Command(BaseCommand):
             call_command("loaddata", "seed", "glossary", verbosity=options["verbosity"])
             # The seed goes live on this site now; its medical review stays empty until a reviewer records one.
             now = timezone.now()
-            for model in (Overview, TreatmentOption, Drug, Trial):
+            for model in publishable_models():
                 model.objects.filter(status=Status.PUBLISHED, last_published_at__isnull=True).update(
                     last_published_at=now
                 )
             start_history(since=started)
+            record_first_versions()  # live version 1 of each record
             rebuild_index()
             content_changed()  # queryset updates above send no signals
         self.stdout.write(self.style.SUCCESS("Seed content loaded."))
