@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max, Min
 from django.dispatch import Signal
@@ -420,6 +420,10 @@ class EditSession:
         """Lock the record (and its sections) in the real transaction, then start the scratch copy and
         show the working drafts there."""
         queryset = model._default_manager.select_related("draft_revision")
+        try:
+            pk = model._meta.pk.to_python(pk)
+        except ValidationError:
+            pk = None  # not an id: no such record (the admin then says so)
         record = (queryset.select_for_update(of=("self",)) if lock else queryset).filter(pk=pk).first()
         records = [] if record is None else [record, *_children(record, lock)]
         self.opened = [_Opened(registry.record_key(r), r.edit_token) for r in records]

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from tests.factories import make_overview, make_reference, make_section
+from tests.factories import make_overview, make_reference, make_section, publish_drafts
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -71,10 +71,13 @@ def test_admin_live_preview_and_save(page, live_server, editor_content):
     expect(preview.locator(".preview-warning")).to_have_count(0)
     page.click("input[name=_save]")
 
-    expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
+    expect(page.locator(".messagelist .success")).to_contain_text("as a draft")
     section.refresh_from_db()
-    # Browsers submit textarea line breaks as CRLF; Django strips the trailing newline.
-    assert section.body.replace("\r\n", "\n") == new_body.strip()
+    # Browsers submit textarea line breaks as CRLF; the draft stores plain line breaks.
+    assert section.draft_revision.data["fields"]["body"] == new_body.strip()
+    publish_drafts(section)  # a medical reviewer approves it
+    section.refresh_from_db()
+    assert section.body == new_body.strip()
     assert list(section.cites.values_list("key", flat=True)) == ["smith-2020"]
 
     page.goto(live_server.url + overview.get_absolute_url())
