@@ -374,7 +374,7 @@ def review_view(model_admin, request):
                 "revision": revision,
                 "kind": record._meta.verbose_name,
                 "state": record.editorial_state,
-                "changes": compare.changes(type(record), live, revision.data),
+                "fields": compare.changes(type(record), live, revision.data),
                 "url": admin_url(record),
                 "compare_url": reverse("admin:editorial_revision_compare", args=[revision.pk]),
                 "can_publish": workflow.can_publish(request.user, type(record)),
@@ -386,7 +386,7 @@ def review_view(model_admin, request):
         "title": title,
         "opts": Revision._meta,
         "form": form,
-        "changes": changes,
+        "pending": changes,
         "page": page,
         "media": model_admin.media + form.media,
     }

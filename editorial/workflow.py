@@ -313,11 +313,19 @@ def _publish(pairs, now):
 
 def broken_links(record):
     """What a live `record` would show or link to that is not live (or does not exist)."""
+    links = registry.links(record)
+    live = set()
+    for model in {type(target) for _field, target in links}:
+        pks = [target.pk for _field, target in links if type(target) is model]
+        # From the database: a related object cached earlier in this step may predate its own publication.
+        live |= {
+            (model, pk) for pk in model._default_manager.published().filter(pk__in=pks).values_list("pk", flat=True)
+        }
     problems = [
         _("%(what)s: %(field)s “%(target)s” is not live. Publish it in the same step, or remove it.")
         % {"what": label(record), "field": field, "target": target}
-        for field, target in registry.links(record)
-        if target.status != Status.PUBLISHED
+        for field, target in links
+        if (type(target), target.pk) not in live
     ]
     if hasattr(record, "cited_keys"):
         known = set(record.cites.values_list("key", flat=True))

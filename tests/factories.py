@@ -85,9 +85,9 @@ def reviewer(username="dr-reviewer"):
 
 def publish_drafts(*records, by=None):
     """A medical reviewer approves the records' working drafts, all in one step (editorial.workflow.approve)."""
-    from editorial.workflow import approve
+    from editorial.workflow import approve, ensure_draft
 
-    drafts = [type(r).objects.get(pk=r.pk).draft_revision for r in records]
+    drafts = [ensure_draft(type(r).objects.get(pk=r.pk)) for r in records]
     return approve(drafts, by or reviewer(f"reviewer-{next(_seq)}"))
 
 
