@@ -76,10 +76,15 @@ def make_trial(references=(), outcomes=(), **fields):
 
 def reviewer(username="dr-reviewer"):
     """A staff user in the Medical reviewer group (the groups come from a data migration)."""
+    from django.apps import apps
     from django.contrib.auth.models import Group, User
 
+    from treatments.roles import MEDICAL_REVIEWER, ensure_editorial_groups
+
+    if not Group.objects.filter(name=MEDICAL_REVIEWER).exists():  # flushed by a test that commits
+        ensure_editorial_groups(apps)
     user = User.objects.create_user(username, f"{username}@example.org", None, is_staff=True)
-    user.groups.add(Group.objects.get(name="Medical reviewer"))
+    user.groups.add(Group.objects.get(name=MEDICAL_REVIEWER))
     return user
 
 
