@@ -238,6 +238,20 @@ class DraftAdmin(ContentAdmin):
         if session is not None and form.cleaned_data.get("submit_for_review"):
             session.request_review(obj)
 
+    def get_deleted_objects(self, objs, request):
+        """Deleting changes no live page: live content is unpublished first (a reviewed step), and nothing live
+        may still show what is deleted."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for obj in objs:
+            if obj.status == Status.PUBLISHED:
+                protected.append(
+                    format_html("{} is live: unpublish it first (list action “Unpublish”).", workflow.label(obj))
+                )
+            for source, what in registry.linked_from(obj):
+                if source.status == Status.PUBLISHED:
+                    protected.append(format_html("{} shows it ({})", workflow.label(source), what))
+        return deleted, counts, perms_needed, protected
+
     # --- list actions ---------------------------------------------------------------------------
 
     @admin.action(description=_("Send for medical review"), permissions=["change"])

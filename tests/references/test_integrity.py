@@ -128,7 +128,7 @@ def test_deleting_a_cited_reference_is_refused_with_where_it_is_cited(admin_clie
     assert Reference.objects.filter(pk=reference.pk).exists()
 
 
-def test_uncited_reference_can_be_deleted(admin_client):
-    reference = make_reference()
+def test_uncited_reference_can_be_deleted_once_it_is_not_live(admin_client):
+    reference = make_reference(status="draft")
     admin_client.post(reverse("admin:references_reference_delete", args=[reference.pk]), {"post": "yes"})
     assert not Reference.objects.filter(pk=reference.pk).exists()
