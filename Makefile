@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format migrate seed superuser check clean bench-import backup restore bench bench-data loadtest
+.PHONY: run test lint format migrate seed superuser check clean bench-import backup restore bench bench-data loadtest screenshots
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 ## test: install the test tools and run the whole suite (DATABASE_URL picks the database)
 test: $(VENV)/.dev node_modules/.package-lock.json
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## screenshots: retake docs/editorial/*.png, the editorial workflow's browser test (needs /usr/bin/chromium)
+screenshots: $(VENV)/.dev
+	UPDATE_SCREENSHOTS=1 REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser/test_editorial_workflow.py $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
