@@ -360,7 +360,7 @@ def review_view(model_admin, request):
             seen = preview.records_shown(page, request)
         except Resolver404 as error:
             raise Http404 from error
-        records = preview.pending(seen)
+        records = preview.pending(seen.records)
         title = _("Review the changes on %(page)s") % {"page": page}
     else:
         records = _records_from_keys(request.GET.get("records"))

@@ -61,7 +61,12 @@ class Revision(models.Model):
         verbose_name=_("reverted from"),
         help_text=_("The earlier revision this one copies, when it was made by a revert."),
     )
-    change_note = models.CharField(_("change note"), max_length=300, blank=True)
+    change_note = models.CharField(
+        _("change note"), max_length=300, blank=True, help_text=_("For readers: what changed on the page.")
+    )
+    minor = models.BooleanField(
+        _("minor correction"), default=False, help_text=_("Typos, formatting: recorded, not listed for readers.")
+    )
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
     submitted_at = models.DateTimeField(_("sent for review"), null=True, blank=True)
     sent_back_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")

@@ -64,7 +64,7 @@ def render(view, request, *args, **kwargs):
                 "state": record.editorial_state,
                 "url": admin_url(record),
             }
-            for record in pending(seen)
+            for record in pending(seen.records)
         ]
     response.editorial_seen = seen
     if changes and "text/html" in response.get("Content-Type", "") and not response.streaming:
@@ -76,7 +76,7 @@ def render(view, request, *args, **kwargs):
 
 
 def records_shown(path, request):
-    """(label, pk) of every publishable record the public page at `path` shows, drafts included."""
+    """What the public page at `path` shows, drafts included (a `tracking.Reading`)."""
     match = resolve(path)
     page = HttpRequest()
     page.method, page.path, page.path_info = "GET", path, path

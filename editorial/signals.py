@@ -70,7 +70,7 @@ def _m2m(sender, instance, action, reverse=False, model=None, pk_set=None, **kwa
 
 
 def _initialised(sender, instance, **kwargs):
-    if getattr(tracking._local, "seen", None) is None:
+    if getattr(tracking._local, "seen", None) is None:  # the common case: nobody is tracking
         return
     key = record_of(instance)
     if key is not None:

@@ -1,20 +1,27 @@
-"""Which publishable records a piece of rendering read.
+"""What a piece of rendering read: the publishable records it showed and the kinds of record it listed.
 
-While `reading()` is active in this thread, every publishable record (or part of one) loaded from
-the database is noted. Staff previews use it to list what on a page differs from live, and the page
-review screen to find every pending draft a page shows.
+While `reading()` is active in this thread, every publishable record (or part of one) loaded from the
+database is noted. Staff previews use it to list what on a page differs from live, the page review screen
+to find every pending draft a page shows, and published pages (pages/) to know which pages a publish changes.
 """
 
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 _local = threading.local()
 
 
+@dataclass
+class Reading:
+    records: set = field(default_factory=set)  # (model label, pk)
+    lists: dict = field(default_factory=dict)  # model label → the fields the listing shows
+
+
 @contextmanager
 def reading():
-    """Collect the (model label, pk) of every publishable record loaded inside the block."""
-    seen = set()
+    """Collect what is read inside the block (a `Reading`)."""
+    seen = Reading()
     previous = getattr(_local, "seen", None)
     _local.seen = seen
     try:
@@ -36,12 +43,19 @@ def paused():
 
 def shown(obj):
     """Note a record explicitly (a glossary term found in the text)."""
+    loaded(obj._meta.label_lower, obj.pk)
+
+
+def listed(model, fields=()):
+    """Note that the output lists `model`'s live records: it changes when one is published for the first time or
+    taken off the site, or when one of `fields` changes on any of them (e.g. the glossary's terms, which every
+    page looks for in its text)."""
     seen = getattr(_local, "seen", None)
     if seen is not None:
-        seen.add((obj._meta.label_lower, obj.pk))
+        seen.lists.setdefault(model._meta.label_lower, set()).update(fields)
 
 
 def loaded(label, pk):
     seen = getattr(_local, "seen", None)
     if seen is not None and pk is not None:
-        seen.add((label, pk))
+        seen.records.add((label, pk))

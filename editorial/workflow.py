@@ -45,6 +45,19 @@ _local = threading.local()
 # cache keeps it with its content generation so that a page request publishes what is due before anything is served.
 schedule_changed = Signal()
 
+# Sent inside the transaction of every change to what is live (a publish, or taking a record off the site) with
+# `changes`: [Change(record, before, links_before, revision)] and `now`. Published pages (pages/) re-render the
+# public pages that show what changed.
+live_changed = Signal()
+
+
+@dataclass
+class Change:
+    record: object
+    before: dict | None  # its live snapshot before, None if it was not live
+    links_before: list  # [(label, pk)] of what it linked to before
+    revision: object | None  # the revision published; None when it was taken off the site
+
 
 class WorkflowError(Exception):
     """A step that cannot be taken; the message says why, for the person who tried."""
@@ -257,7 +270,7 @@ def send_back(revision, reviewer, comment):
     return revision
 
 
-def approve(revisions, reviewer, *, go_live_at=None, note=""):
+def approve(revisions, reviewer, *, go_live_at=None, note="", minor=False):
     """A medical reviewer approves exactly these revisions: published together now, or at `go_live_at`.
 
     All or nothing: a revision that changed since the reviewer opened it (StaleRevision), or a
@@ -274,16 +287,17 @@ def approve(revisions, reviewer, *, go_live_at=None, note=""):
         pairs = _pinned(revisions)
         for _record, revision in pairs:
             revision.approved_by, revision.approved_at = reviewer, now
+            revision.minor = minor
             if note:
                 revision.change_note = note
         if go_live_at is not None and go_live_at > now:
             with transaction.atomic():  # would it publish cleanly now? Then undo the trial run.
-                _publish(pairs, now)
+                _publish(pairs, now, trial_run=True)
                 transaction.set_rollback(True)
             for _record, revision in pairs:
                 revision.refresh_from_db(fields=["state", "published_at"])
                 revision.state, revision.go_live_at = State.SCHEDULED, go_live_at
-                revision.approved_by, revision.approved_at = reviewer, now
+                revision.approved_by, revision.approved_at, revision.minor = reviewer, now, minor
                 if note:
                     revision.change_note = note
                 revision.save()
@@ -292,8 +306,13 @@ def approve(revisions, reviewer, *, go_live_at=None, note=""):
         return _publish(pairs, now)
 
 
-def _publish(pairs, now):
+def _publish(pairs, now, *, trial_run=False):
+    changes = []
     for record, revision in pairs:
+        live = record.status == Status.PUBLISHED
+        before = registry.snapshot(record) if live else None
+        links_before = [registry.record_key(target) for _field, target in registry.links(record)] if live else []
+        changes.append(Change(record, before, links_before, revision))
         record.status = Status.PUBLISHED
         record.reviewed_by = revision.approved_by
         record.reviewed_on = timezone.localdate(now)
@@ -308,6 +327,8 @@ def _publish(pairs, now):
     problems = [problem for record, _revision in pairs for problem in broken_links(record)]
     if problems:
         raise PublishRefused(problems)
+    if not trial_run:
+        live_changed.send(sender=Revision, changes=changes, now=now)
     return [record for record, _revision in pairs]
 
 
@@ -382,9 +403,13 @@ def archive(record, reviewer):
                 _("%(what)s is still shown on live content: %(users)s. Remove it there first.")
                 % {"what": label(record), "users": ", ".join(label(user) for user in users[:10])}
             )
+        change = Change(
+            record, registry.snapshot(record), [registry.record_key(t) for _f, t in registry.links(record)], None
+        )
         record.status = Status.ARCHIVED
         record._history_user, record._change_reason = reviewer, "Unpublished"
         record.save()
+        live_changed.send(sender=Revision, changes=[change], now=timezone.now())
     return record
 
 

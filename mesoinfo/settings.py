@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "editorial",
     "references",
     "treatments",
+    "pages",
 ]
 
 MIDDLEWARE = [

@@ -48,4 +48,14 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('content_type', 'object_id', 'number'), name='revision_number_once')],
             },
         ),
+        migrations.AddField(
+            model_name='revision',
+            name='minor',
+            field=models.BooleanField(default=False, help_text='Typos, formatting: recorded, not listed for readers.', verbose_name='minor correction'),
+        ),
+        migrations.AlterField(
+            model_name='revision',
+            name='change_note',
+            field=models.CharField(blank=True, help_text='For readers: what changed on the page.', max_length=300, verbose_name='change note'),
+        ),
     ]

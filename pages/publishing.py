@@ -1,0 +1,152 @@
+"""Pages rendered at publish: which public pages a change to what is live affects, and their new versions.
+
+Called in the transaction of every publish (editorial.workflow.live_changed): each affected page is rendered
+once, as an anonymous visitor gets it, and stored as a new version only if its HTML changed. What a page depends
+on comes from rendering it (editorial.tracking): the records it showed, and the kinds of record it lists.
+"""
+
+import logging
+from collections import defaultdict
+
+from django.apps import apps
+from django.db import transaction
+from django.utils import timezone
+
+from editorial import registry
+
+from .models import Page, PageContent, PageDependency, PageVersion
+from .rendering import render
+
+log = logging.getLogger(__name__)
+
+
+def own_path(record):
+    """The address of the public page that is `record` (a section's is its overview's), or None."""
+    if record is None:
+        return None
+    entry = registry.entry_for(type(record))
+    if entry is not None and entry.parent:
+        return own_path(getattr(record, entry.parent))
+    url = getattr(record, "get_absolute_url", None)
+    return url().split("#")[0] if url else None
+
+
+def _record(label, pk):
+    return apps.get_model(label)._default_manager.filter(pk=pk).first()
+
+
+def affected_pages(changes):
+    """{path: {revision, …}} for the pages a set of changes to what is live changes (revision None: unpublished)."""
+    affected = defaultdict(set)
+    for change in changes:
+        record, revision = change.record, change.revision
+        label, pk = registry.record_key(record)
+        for path in Page.objects.filter(dependencies__label=label, dependencies__object_id=pk).values_list(
+            "path", flat=True
+        ):
+            affected[path].add(revision)
+        own = own_path(record)
+        if own:  # a first publication makes the page; taking a record off the site ends it
+            affected[own].add(revision)
+        # The pages of what it links to, before and after, list what links to them (a drug page lists its trials).
+        links_after = [registry.record_key(t) for _f, t in registry.links(record)] if revision is not None else []
+        for target_label, target_pk in {*change.links_before, *links_after}:
+            path = own_path(_record(target_label, target_pk))
+            if path:
+                affected[path].add(revision)
+        after = registry.snapshot(record) if revision is not None else None
+        for listing in PageDependency.objects.filter(label=label, object_id=None).select_related("page"):
+            joined_or_left = change.before is None or after is None
+            if joined_or_left or any(change.before["fields"].get(f) != after["fields"].get(f) for f in listing.fields):
+                affected[listing.page.path].add(revision)
+    return affected
+
+
+def reviewer_name(user):
+    profile = getattr(user, "reviewer_profile", None)
+    if profile is not None and profile.is_public:
+        return str(profile)
+    return user.get_full_name() or user.get_username()
+
+
+def pages_after_publish(sender, changes, now, **kwargs):
+    """Render and store every page the changes affect (editorial.workflow.live_changed)."""
+    affected = affected_pages(changes)
+    if not affected:
+        return
+    from treatments.caching import content_changed, content_generation
+
+    content_changed()  # the versions carry this publish's generation, so every process learns they are new
+    generation = content_generation()
+    for path in sorted(affected):
+        store_version(path, now, generation, revisions=[r for r in affected[path] if r is not None])
+
+
+def store_version(path, now, generation, revisions=()):
+    """Render `path` and make it the page's current version if its HTML (or whether it is public) changed.
+
+    Returns the new version, or None when nothing visible changed (or the page has never been public and still
+    is not). The version row exists while the page renders, so the page can list its own change notes.
+    """
+    from treatments.caching import release_signature
+
+    release = release_signature()
+    with transaction.atomic():
+        page, _created = Page.objects.get_or_create(path=path)
+        page = Page.objects.select_for_update(of=("self",)).select_related("current").get(pk=page.pk)
+        current = page.current
+        notes, seen_notes = [], set()
+        for revision in revisions:
+            if revision.change_note and revision.change_note not in seen_notes:
+                seen_notes.add(revision.change_note)
+                notes.append({"text": revision.change_note, "minor": revision.minor})
+        reviewers = sorted({reviewer_name(r.approved_by) for r in revisions if r.approved_by})
+        version = PageVersion.objects.create(
+            page=page,
+            number=(current.number if current else 0) + 1,
+            went_live_at=now,
+            notes=notes,
+            listed=any(not note["minor"] for note in notes),
+            reviewers=reviewers,
+            generation=generation,
+            release=release,
+        )
+        response, seen = render(path)
+        if response.status_code == 200 and not response.streaming:
+            content = PageContent.store(response.content)
+        elif response.status_code == 404:
+            content = None  # no longer public
+        else:
+            log.error("pages: %s answered %s when rendered; its current version is kept", path, response.status_code)
+            version.delete()
+            return None
+        unchanged = current is not None and current.content_id == (content.pk if content else None)
+        if unchanged or (current is None and content is None):
+            version.delete()
+            if current is not None and current.release != release:
+                PageVersion.objects.filter(pk=current.pk).update(release=release)
+            _record_dependencies(page, seen)
+            return None
+        version.content = content
+        version.headers = [[name, value] for name, value in response.items()] if content else []
+        version.save(update_fields=["content", "headers"])
+        version.revisions.set(revisions)
+        page.current = version
+        page.save(update_fields=["current"])
+        _record_dependencies(page, seen)
+        return version
+
+
+def first_version(path):
+    """A page requested before any publish rendered it (a new deployment, a page nobody changed since): render it
+    now and keep it as its first version."""
+    from treatments.caching import content_generation
+
+    return store_version(path, timezone.now(), content_generation())
+
+
+def _record_dependencies(page, seen):
+    page.dependencies.all().delete()
+    rows = [PageDependency(page=page, label=label, object_id=pk) for label, pk in sorted(seen.records)]
+    rows += [PageDependency(page=page, label=label, fields=sorted(fields)) for label, fields in sorted(seen.lists.items())]
+    PageDependency.objects.bulk_create(rows)
