@@ -2,6 +2,7 @@ import logging
 import time
 
 from django.conf import settings
+from django.utils.cache import patch_cache_control
 
 request_log = logging.getLogger("mesoinfo.request")
 
@@ -43,4 +44,19 @@ class SecurityHeadersMiddleware:
         response.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         if request.path.startswith((f"/{settings.ADMIN_URL}", *self.ADMIN_PREFIXES)):
             response._csp_config = settings.ADMIN_CONTENT_SECURITY_POLICY["DIRECTIVES"]
+        return response
+
+
+class PrivateResponsesMiddleware:
+    """Anything answered to a logged-in user (staff previews of drafts, the admin) is theirs alone:
+    `Cache-Control: private, no-store`, so no shared cache or browser history keeps it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            patch_cache_control(response, private=True, no_store=True)
         return response

@@ -279,6 +279,17 @@ def test_public_pages_have_strict_csp_and_security_headers(client):
     assert "camera=()" in response["Permissions-Policy"]
 
 
+def test_staff_previews_and_admin_pages_are_private_and_not_stored(client, admin_client):
+    overview = make_overview(status="draft")
+    preview = admin_client.get(overview.get_absolute_url())
+    assert preview.status_code == 200 and "Preview" in preview.content.decode()
+    for response in (preview, admin_client.get(make_overview().get_absolute_url()), admin_client.get("/admin/")):
+        directives = {part.strip() for part in response["Cache-Control"].split(",")}
+        assert {"private", "no-store"} <= directives
+    public = client.get(make_overview().get_absolute_url())
+    assert "private" not in public.get("Cache-Control", "") and "no-store" not in public.get("Cache-Control", "")
+
+
 def test_admin_has_its_own_policy(admin_client):
     csp = admin_client.get("/admin/")["Content-Security-Policy"]
     assert "style-src 'self' 'unsafe-inline'" in csp and "script-src 'self'" in csp
