@@ -18,9 +18,9 @@ handler500 = "mesoinfo.views.server_error"
 
 
 def robots_txt(request):
+    # The admin's address is not listed: robots.txt is public, and ADMIN_URL is meant to stay unknown.
     lines = [
         "User-agent: *",
-        f"Disallow: /{settings.ADMIN_URL}",
         "Disallow: /markdownx/",
         "Disallow: /search/",
         f"Sitemap: {absolute_url(request, '/sitemap.xml')}",

@@ -113,9 +113,11 @@ def test_sitemaps_split_into_pages_of_at_most_the_limit(client, monkeypatch):
     assert client.get("/sitemap-nothing.xml").status_code == 404
 
 
-def test_robots_txt_points_to_sitemap_and_keeps_admin_out(client):
+def test_robots_txt_points_to_sitemap_and_never_names_the_admin(client, settings):
+    settings.ADMIN_URL = "staff-7f3a/"
     text = client.get("/robots.txt").content.decode()
-    assert "Disallow: /admin/" in text and "Sitemap: http://testserver/sitemap.xml" in text
+    assert "Sitemap: http://testserver/sitemap.xml" in text and "Disallow: /markdownx/" in text
+    assert "admin" not in text and "staff-7f3a" not in text
 
 
 def test_canonical_and_open_graph(client, settings):
