@@ -251,19 +251,35 @@ def test_drug_page_trials_that_studied_it(browse, via, state_name, viewer):
 @pytest.mark.parametrize("via", ["drugs", "regimen"])
 def test_trial_page_drug_links(browse, via, state_name, viewer):
     public_drug = make_drug(generic_name="alwaysumab", slug="alwaysumab")
-    drug = make_drug(generic_name="testomab", slug="testomab", **state(state_name))
+    drug = make_drug(generic_name="testomab", slug="testomab", brand_names="Secretbrand", **state(state_name))
     if via == "drugs":
         trial = make_trial()
         trial.drugs.set([public_drug, drug])
     else:
-        trial = make_trial(regimen=make_regimen(public_drug, drug))
+        trial = make_trial(regimen=make_regimen(public_drug, drug, name="Regimen under test"))
     status, html = browse(viewer, trial.get_absolute_url())
     assert status == 200
     drugs = html[html.index("<dt>Drugs</dt>") :]
     assert link(public_drug.get_absolute_url(), "alwaysumab") in drugs
-    assert "testomab" in drugs  # the trial's drugs are named either way
-    assert (link(drug.get_absolute_url(), "testomab") in drugs) is expect_shown(viewer, state_name)
-    assert (drug.get_absolute_url() in html) is expect_shown(viewer, state_name)
+    shown = expect_shown(viewer, state_name)
+    assert (link(drug.get_absolute_url(), "testomab (Secretbrand®)") in drugs) is shown
+    # Not public: not named anywhere on the page, JSON-LD included.
+    assert ("testomab" in html) is shown and ("Secretbrand" in html) is shown
+    assert '"name": "alwaysumab"' in html
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+@pytest.mark.parametrize("state_name", STATES)
+def test_unpublished_drug_of_a_published_trial_is_not_named_in_trial_tables(browse, state_name, viewer):
+    drug = make_drug(generic_name="testomab", slug="testomab", **state(state_name))
+    trial = make_trial(title="Published trial")
+    trial.drugs.set([make_drug(generic_name="alwaysumab", slug="alwaysumab"), drug])
+    overview = make_overview()
+    make_section(overview, trials_caption="Trials here").trials.add(trial)
+    for url in (overview.get_absolute_url(), reverse("treatments:trial-list")):
+        status, html = browse(viewer, url)
+        assert status == 200 and "alwaysumab" in html
+        assert ("testomab" in html) is expect_shown(viewer, state_name), url
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)
