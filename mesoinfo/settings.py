@@ -6,6 +6,7 @@ developer's machine; production sets DEBUG off and provides SECRET_KEY.
 
 import datetime
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -35,8 +36,16 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-# The public address, e.g. https://mesoinfo.example.org, for canonical URLs and the sitemap.
-SITE_URL = os.environ.get("SITE_URL", "")
+# The public address, e.g. https://mesoinfo.example.org: every absolute URL (canonical links, Open Graph, JSON-LD,
+# sitemaps, robots.txt) is built on it, never on the request's Host header, whose answer may be cached and served
+# to everyone. Required in production; with DEBUG the request's own address is used when it is unset.
+SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
+if SITE_URL and not re.fullmatch(r"https?://[^/?#\s]+", SITE_URL):
+    raise ImproperlyConfigured(
+        f"SITE_URL must be a scheme and host only, like https://mesoinfo.example.org, not {SITE_URL!r}."
+    )
+if not SITE_URL and not DEBUG:
+    raise ImproperlyConfigured("Set SITE_URL to the site's public address, e.g. https://mesoinfo.example.org.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -8,7 +8,7 @@ from django.templatetags.static import static as static_url
 from django.urls import include, path
 
 from treatments.caching import cache_public_page
-from treatments.sitemaps import SITEMAPS
+from treatments.sitemaps import SITEMAPS, sitemap_index
 
 from . import editor
 from .context_processors import absolute_url
@@ -48,7 +48,7 @@ urlpatterns = [
     # A sitemap index, and one sitemap per kind of page, split into pages of at most 50,000 URLs (?p=2…).
     path(
         "sitemap.xml",
-        cache_public_page(sitemaps.index),
+        cache_public_page(sitemap_index),
         {"sitemaps": SITEMAPS, "sitemap_url_name": "sitemap-section"},
         name="sitemap-index",
     ),

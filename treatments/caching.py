@@ -245,6 +245,7 @@ class PageCacheMiddleware:
     def _key(request):
         if not settings.PAGE_CACHE_SECONDS or request.method not in ("GET", "HEAD"):
             return None
+        request.get_host()  # a Host not in ALLOWED_HOSTS is refused (400) before the cache can answer it
         if settings.SESSION_COOKIE_NAME in request.COOKIES or any(c in request.COOKIES for c in PERSONAL_COOKIES):
             return None
         try:

@@ -129,3 +129,23 @@ def test_canonical_and_open_graph(client, settings):
     settings.SITE_URL = "https://mesoinfo.example.org"
     html = client.get(overview.get_absolute_url()).content.decode()
     assert f'href="https://mesoinfo.example.org{overview.get_absolute_url()}"' in html
+
+
+@pytest.mark.parametrize("url", ["/sitemap.xml", "/sitemap-drugs.xml", "/sitemap-pages.xml", "/robots.txt", "/"])
+def test_absolute_urls_come_from_site_url_whatever_host_asked_first(client, settings, url):
+    settings.SITE_URL = "https://mesoinfo.example.org"
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "internal-lb.local"]
+    make_drug(generic_name="sitemapumab", slug="sitemapumab")
+    first = client.get(url, HTTP_HOST="internal-lb.local").content.decode()
+    later = client.get(url).content.decode()
+    for text in (first, later):
+        assert "internal-lb.local" not in text and "testserver" not in text
+        assert "https://mesoinfo.example.org/" in text
+
+
+def test_a_cached_page_is_not_served_to_a_host_that_is_not_allowed(client):
+    overview = make_overview()
+    assert client.get(overview.get_absolute_url()).status_code == 200  # now cached
+    client.raise_request_exception = False
+    assert client.get(overview.get_absolute_url(), HTTP_HOST="evil.example").status_code == 400
+    assert client.get("/sitemap.xml", HTTP_HOST="evil.example").status_code == 400
