@@ -248,6 +248,8 @@ else:
     raise ImproperlyConfigured(f"CACHE_URL must be redis://…, locmem:// or dummy://, not {CACHE_URL!r}.")
 # 0 switches the whole-page cache off (rendered Markdown is still cached).
 PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "3600"))
+# Pages with a query string (?q=, ?page=) stored per page and content generation; later ones are answered uncached.
+PAGE_CACHE_VARIANTS = int(os.environ.get("PAGE_CACHE_VARIANTS", "100"))
 # PostgreSQL: each process learns of content changes by LISTEN/NOTIFY instead of a query per cached page.
 PAGE_CACHE_LISTEN = env_bool("PAGE_CACHE_LISTEN", True)
 

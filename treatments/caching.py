@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 
 # Cookies that mean the response may be personal: a session (staff, or anyone logged in) or flash messages.
 PERSONAL_COOKIES = ("messages",)
-# The query parameters public pages read: ?page= (lists, drug pages), ?q= (search), ?p= (sitemaps).
-PAGE_QUERY_PARAMETERS = ("page", "p", "q")
+# A query-string value longer than this is answered but never stored (search terms are clipped shorter anyway).
+MAX_CACHED_PARAMETER_LENGTH = 100
 CHANNEL = "mesoinfo_content"
 LISTENER_NAME = "mesoinfo page cache listener"  # its application_name in pg_stat_activity
 
@@ -195,14 +195,19 @@ def content_changed(**_signal_kwargs):
     transaction.on_commit(watcher.refresh)
 
 
-def cache_public_page(view):
-    """Mark a public view's pages as cacheable for anonymous visitors (``PageCacheMiddleware`` does the work)."""
+def cache_public_page(view, params=()):
+    """Mark a public view's pages as cacheable for anonymous visitors (``PageCacheMiddleware`` does the work).
+
+    `params` names the query parameters the view reads (``?page=``, ``?q=``): only they are part of the cache key,
+    so any other parameter (``?utm_source=``, ``?q=`` on a page that has no search) shares the page's one entry.
+    """
 
     @wraps(view)
     def page(request, *args, **kwargs):
         return view(request, *args, **kwargs)
 
     page.page_cacheable = True
+    page.page_cache_params = tuple(params)
     return page
 
 
@@ -220,7 +225,7 @@ class PageCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        key = self._key(request)
+        key, variants = self._key(request)
         if key is None:
             return self.get_response(request)
         # With a shared cache (Redis), each process also keeps pages in local memory ("pages_local"). Keys
@@ -236,30 +241,48 @@ class PageCacheMiddleware:
             return HttpResponse(content, headers=headers)
         response = self.get_response(request)
         if response.status_code == 200 and not response.streaming and not response.cookies:
+            if variants is not None and not self._variant_allowed(variants):
+                return response
             page = (response.content, list(response.items()))
             for store in (cache, local) if local is not None else (cache,):
                 store.set(key, page, settings.PAGE_CACHE_SECONDS)
         return response
 
     @staticmethod
+    def _variant_allowed(counter):
+        """Whether one more variant (query-string value) of this page may be stored: at most PAGE_CACHE_VARIANTS
+        per page and content generation, so made-up ``?q=`` values cannot fill the cache (and each process's
+        local copy). The page without a query string is always stored; later variants are answered uncached."""
+        cache.add(counter, 0, settings.PAGE_CACHE_SECONDS)
+        try:
+            return cache.incr(counter) <= settings.PAGE_CACHE_VARIANTS
+        except ValueError:  # evicted in between
+            return False
+
+    @staticmethod
     def _key(request):
+        """(cache key, variant counter key or None), or (None, None) when this request is not cached."""
         if not settings.PAGE_CACHE_SECONDS or request.method not in ("GET", "HEAD"):
-            return None
+            return None, None
         request.get_host()  # a Host not in ALLOWED_HOSTS is refused (400) before the cache can answer it
         if settings.SESSION_COOKIE_NAME in request.COOKIES or any(c in request.COOKIES for c in PERSONAL_COOKIES):
-            return None
+            return None, None
         try:
             view = resolve(request.path_info).func
         except Resolver404:
-            return None
+            return None, None
         if not getattr(view, "page_cacheable", False):
-            return None
+            return None, None
+        # Only the parameters this view reads are part of the key: tracking tags (?utm_source=…) or parameters
+        # of other pages share the page's entry instead of filling the cache with copies of it.
+        query = [(name, request.GET[name]) for name in view.page_cache_params if name in request.GET]
+        if any(len(value) > MAX_CACHED_PARAMETER_LENGTH for _, value in query):
+            return None, None
         try:
             generation = content_generation()
         except DatabaseError:
-            return None  # the database is down: the view answers (with the friendly 503 page)
-        # Only the parameters the public views read are part of the key: tracking tags (?utm_source=…) or made-up
-        # parameters share the page's entry instead of filling the cache with copies of it.
-        query = [(name, request.GET[name]) for name in PAGE_QUERY_PARAMETERS if name in request.GET]
+            return None, None  # the database is down: the view answers (with the friendly 503 page)
+        release = f"{release_signature()}:{generation}"
         digest = hashlib.sha256(repr((settings.SITE_URL, request.path, query)).encode()).hexdigest()
-        return f"mesoinfo:page:{release_signature()}:{generation}:{digest}"
+        variants = f"mesoinfo:variants:{release}:{hashlib.sha256(request.path.encode()).hexdigest()}" if query else None
+        return f"mesoinfo:page:{release}:{digest}", variants

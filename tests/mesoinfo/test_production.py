@@ -140,6 +140,29 @@ def test_only_the_parameters_pages_read_make_separate_entries(client):
     assert "lung" in client.get("/search/", {"q": "lung", "x": "1"}).content.decode()
 
 
+def test_each_page_keys_only_the_parameters_its_view_reads(client):
+    overview = make_overview(intro="Content page.")
+    for n in range(5):
+        client.get(overview.get_absolute_url(), {"q": f"fill{n}", "page": n})  # a content page reads neither
+        client.get("/glossary/", {"q": f"fill{n}"})
+        client.get("/search/", {"q": "pleura", "page": n})  # search reads q only
+        client.get("/trials/", {"page": 1, "q": f"fill{n}"})  # lists read page only
+    assert len(_cached_keys()) == 4
+
+
+def test_stored_variants_of_one_page_are_bounded(client, settings):
+    settings.PAGE_CACHE_VARIANTS = 3
+    make_overview(title="Pleura page")
+    for n in range(10):
+        response = client.get("/search/", {"q": f"fill{n}"})
+        assert response.status_code == 200 and f"fill{n}" in response.content.decode()  # answered, stored or not
+    client.get("/search/")
+    client.get("/trials/", {"page": 1})
+    assert len(_cached_keys()) == 3 + 1 + 1  # three search variants, the bare search page, one trials page
+    assert client.get("/search/", {"q": "x" * 150}).status_code == 200  # a long value is never stored
+    assert len(_cached_keys()) == 5
+
+
 def test_a_new_release_gets_new_page_cache_keys(settings, tmp_path):
     from treatments.caching import release_signature
 
@@ -183,7 +206,9 @@ def test_a_page_that_sets_a_cookie_is_not_cached(monkeypatch):
             response.set_cookie("choice", "1")
         return response
 
-    monkeypatch.setattr(PageCacheMiddleware, "_key", staticmethod(lambda request: f"mesoinfo:page:{request.path}"))
+    monkeypatch.setattr(
+        PageCacheMiddleware, "_key", staticmethod(lambda request: (f"mesoinfo:page:{request.path}", None))
+    )
     PageCacheMiddleware(lambda request: page(request, cookie=True))(RequestFactory().get("/with-cookie/"))
     assert not _cached_keys()
     PageCacheMiddleware(lambda request: page(request, cookie=False))(RequestFactory().get("/without/"))
