@@ -67,6 +67,8 @@ MIDDLEWARE = [
     # Outermost: one structured log line per request (a friendly 503 for database outages is handler500).
     "mesoinfo.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Oversized request bodies are refused (413) before anything reads them.
+    "mesoinfo.middleware.RequestBodyLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "mesoinfo.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -160,8 +162,18 @@ MARKDOWNX_MEDIA_PATH = "uploads/"
 MARKDOWNX_UPLOAD_MAX_SIZE = 2 * 1024 * 1024
 # No SVG: it can carry script. Uploads are also checked by content (Pillow).
 MARKDOWNX_UPLOAD_CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
-MARKDOWNX_SKIP_RESIZE = ("image/gif",)
+# mesoinfo/editor.py re-encodes every upload itself (GIFs too), so markdownx stores its bytes as they are.
+MARKDOWNX_SKIP_RESIZE = MARKDOWNX_UPLOAD_CONTENT_TYPES
 MARKDOWNX_IMAGE_MAX_SIZE = {"size": (1200, 1200), "quality": 85}
+
+# --- Request size ---------------------------------------------------------
+# Declared request bodies over these sizes are refused (413) before they are read (mesoinfo/middleware.py):
+# visitors without a session only send the login form; staff upload at most a 20 MB reference file (larger ones
+# up to this limit get the import form's own message).
+ANONYMOUS_MAX_BODY_BYTES = int(os.environ.get("ANONYMOUS_MAX_BODY_KB", "64")) * 1024
+MAX_REQUEST_BODY_BYTES = int(os.environ.get("MAX_REQUEST_BODY_MB", "32")) * 1024 * 1024
+# Form fields (not files) in one request: Django's default, 2.5 MB; larger pasted text is refused with a message.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- Security -------------------------------------------------------------
 # HTTPS: the site is served over HTTPS (directly or behind a TLS-terminating
