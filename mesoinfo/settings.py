@@ -225,15 +225,22 @@ ADMIN_URL = os.environ.get("ADMIN_URL", "admin/").strip("/") + "/"
 
 # Admin login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins
 # for the same user name from the same address, that pair is locked out for
-# AXES_COOLOFF_HOURS.
+# AXES_COOLOFF_HOURS. Keyed on the pair, never the user name alone, so nobody can
+# lock a clinician out from every address by failing logins in their name.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = datetime.timedelta(hours=float(os.environ.get("AXES_COOLOFF_HOURS", "1")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# The client's address (django-ipware): REMOTE_ADDR, or behind a proxy the X-Forwarded-For header that the proxy
+# sets to the address it was connected from (overwriting what the client sent). With anything other than exactly
+# one address in it, the proxy's own REMOTE_ADDR is used, never an address the client made up.
 if env_bool("BEHIND_PROXY", False):
-    AXES_IPWARE_PROXY_COUNT = 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = 0  # proxies listed in X-Forwarded-For besides the client: ours overwrites it
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 # --- Cache -----------------------------------------------------------------
 # Local memory by default; CACHE_URL=redis://host:6379/0 shares one Redis

@@ -1,15 +1,19 @@
 """Caching, security headers, login throttling, health check and logs."""
 
+import datetime
 import json
 import logging
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import timezone
 
 from mesoinfo.logging import JSONFormatter
 from tests.factories import make_drug, make_overview, make_reference, make_section, make_trial
@@ -362,6 +366,50 @@ def test_repeated_failed_logins_lock_out_with_a_clear_message(client, settings):
     # Another user from the same address is not locked out.
     get_user_model().objects.create_superuser("other", "o@example.org", "other-password-123")
     assert client.post(login, {"username": "other", "password": "other-password-123"}).status_code == 302
+
+
+@pytest.fixture
+def behind_proxy(settings, monkeypatch):
+    """The settings module's values with BEHIND_PROXY=1, as a production server behind a load balancer has them."""
+    monkeypatch.setenv("BEHIND_PROXY", "1")
+    module = runpy.run_path(str(ROOT / "mesoinfo" / "settings.py"))
+    for name in ("AXES_IPWARE_META_PRECEDENCE_ORDER", "AXES_IPWARE_PROXY_COUNT", "AXES_LOCKOUT_PARAMETERS"):
+        setattr(settings, name, module[name])
+    return settings
+
+
+def test_behind_a_proxy_lockouts_are_per_client_address_so_nobody_can_lock_a_clinician_out(client, behind_proxy):
+    get_user_model().objects.create_superuser("clinician", "c@example.org", "right-password-123")
+    login = reverse("admin:login")
+
+    def attempt(password, address):  # through the proxy: REMOTE_ADDR is the proxy's, the client's is in the header
+        response = client.post(login, {"username": "clinician", "password": password}, HTTP_X_FORWARDED_FOR=address)
+        client.logout()
+        return response.status_code
+
+    attacker, clinician = "203.0.113.5", "198.51.100.7"
+    assert [attempt("wrong", attacker) for _ in range(behind_proxy.AXES_FAILURE_LIMIT)][-1] == 429
+    assert attempt("right-password-123", attacker) == 429  # the attacker's address is locked out
+    assert attempt("right-password-123", clinician) == 302  # the clinician's is not
+    # A client-made header ("clinician, attacker") is not believed: such attempts count against the proxy's address.
+    for _ in range(behind_proxy.AXES_FAILURE_LIMIT):
+        attempt("wrong", f"{clinician}, 192.0.2.1")
+    assert attempt("right-password-123", clinician) == 302
+
+
+def test_a_lockout_ends_after_the_cool_off_time(client, settings):
+    get_user_model().objects.create_superuser("clinician", "c@example.org", "right-password-123")
+    login = reverse("admin:login")
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            client.post(login, {"username": "clinician", "password": "wrong"})
+    right = {"username": "clinician", "password": "right-password-123"}
+    tried_again = start + settings.AXES_COOLOFF_TIME - datetime.timedelta(seconds=1)
+    with time_machine.travel(tried_again, tick=False):
+        assert client.post(login, right).status_code == 429  # still locked; trying during a lockout restarts it
+    with time_machine.travel(tried_again + settings.AXES_COOLOFF_TIME + datetime.timedelta(seconds=1), tick=False):
+        assert client.post(login, right).status_code == 302
 
 
 # --- health and logs -------------------------------------------------------------------------------------------
