@@ -253,9 +253,19 @@ LOCAL_MEMORY_CACHE = {
     "LOCATION": "mesoinfo",
     "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("CACHE_MAX_ENTRIES", "5000"))},
 }
+# Redis is never needed to answer: each call gives up after CACHE_TIMEOUT_MS and the site carries on without it
+# (mesoinfo/cache.py); /healthz then reports the cache as degraded.
+CACHE_TIMEOUT_SECONDS = int(os.environ.get("CACHE_TIMEOUT_MS", "250")) / 1000
+
+
+def redis_cache(url):
+    timeouts = {"socket_connect_timeout": CACHE_TIMEOUT_SECONDS, "socket_timeout": CACHE_TIMEOUT_SECONDS}
+    return {"BACKEND": "mesoinfo.cache.FailOpenRedisCache", "LOCATION": url, "OPTIONS": timeouts}
+
+
 if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL},
+        "default": redis_cache(CACHE_URL),
         # Each process also keeps the pages it serves most: a hit then skips the trip to Redis.
         "pages_local": LOCAL_MEMORY_CACHE,
     }
@@ -265,6 +275,9 @@ elif CACHE_URL == "dummy://":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 else:
     raise ImproperlyConfigured(f"CACHE_URL must be redis://…, locmem:// or dummy://, not {CACHE_URL!r}.")
+# /healthz answers 503 when the cache is unreachable (not only the database): for load balancers that should take
+# such a server out. Off by default: pages are served without the cache, and all servers share one Redis.
+HEALTHZ_CACHE_REQUIRED = env_bool("HEALTHZ_CACHE_REQUIRED", False)
 # 0 switches the whole-page cache off (rendered Markdown is still cached).
 PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "3600"))
 # Pages with a query string (?q=, ?page=) stored per page and content generation; later ones are answered uncached.
