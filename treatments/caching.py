@@ -76,8 +76,10 @@ def _first_generation():
     return time.time_ns()
 
 
-def _read_generation(cursor):
+def _read_generation(cursor, wait=None):
     cursor.execute(f"SELECT value FROM {PageCacheGeneration._meta.db_table} WHERE id = 1")
+    if wait is not None:  # an asynchronous connection (the listener's)
+        wait()
     row = cursor.fetchone()
     return row[0] if row else None
 
@@ -85,14 +87,19 @@ def _read_generation(cursor):
 class GenerationWatcher:
     """This process's copy of the content generation, kept current by PostgreSQL LISTEN/NOTIFY.
 
-    `value` is None whenever the copy is not known to be current; callers then read the database.
+    `value` is None whenever the copy is not known to be current; callers then read the database. Every
+    RECHECK_SECONDS the listener reads the number again; each database call it makes gives up after
+    TIMEOUT_SECONDS, so a connection that silently stops answering (dropped packets, socket still open) is
+    treated as lost. A copy not confirmed within RECHECK_SECONDS + TIMEOUT_SECONDS is not used either.
     """
 
     RECHECK_SECONDS = 5  # also re-read the number this often, and notice a lost connection
+    TIMEOUT_SECONDS = 2  # connecting, LISTEN or a re-read taking longer: the connection is lost
     RETRY_SECONDS = 2
 
     def __init__(self):
         self.value = None
+        self.confirmed_at = 0.0  # time.time() when the listener last confirmed `value`
         self._pid = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -110,7 +117,18 @@ class GenerationWatcher:
                     self._stop, self._wake = threading.Event(), os.pipe()
                     self.thread = threading.Thread(target=self._listen, name="page-cache-listener", daemon=True)
                     self.thread.start()
-        return self.value
+        return self.confirmed_value()
+
+    def confirmed_value(self):
+        """`value`, if the listener confirmed it recently enough; else None (unknown: read the database)."""
+        value = self.value
+        if value is None or time.time() - self.confirmed_at > self.RECHECK_SECONDS + self.TIMEOUT_SECONDS:
+            return None
+        return value
+
+    def _confirm(self, value):
+        self.confirmed_at = time.time()
+        self.value = value
 
     def refresh(self):
         """After this process committed a change: read the database until the listener has read the new number."""
@@ -135,37 +153,54 @@ class GenerationWatcher:
 
         stop, wake = self._stop, self._wake[0]
         while not stop.is_set():
+            conn = None
             try:
-                conn = psycopg2.connect(**{**connection.get_connection_params(), "application_name": LISTENER_NAME})
-            except psycopg2.Error as error:
-                log.warning("page cache: cannot listen for content changes (%s); reading the database", error)
-                stop.wait(self.RETRY_SECONDS)
-                continue
-            try:
-                conn.autocommit = True
+                # Asynchronous mode: every call below is waited for with a timeout, never blocked on for good.
+                params = {**connection.get_connection_params(), "application_name": LISTENER_NAME}
+                conn = psycopg2.connect(**params, async_=True)
+                _wait(conn, self.TIMEOUT_SECONDS)
                 self.backend_pid = conn.get_backend_pid()
-                with conn.cursor() as cursor:
-                    cursor.execute(f"LISTEN {CHANNEL}")
-                    self.value = _read_generation(cursor)  # after LISTEN, so no change can fall in between
-                    while not stop.is_set():
-                        readable = select.select([conn, wake], [], [], self.RECHECK_SECONDS)[0]
+                cursor = conn.cursor()
+                cursor.execute(f"LISTEN {CHANNEL}")
+                _wait(conn, self.TIMEOUT_SECONDS)
+                self._confirm(self._read(conn, cursor))  # after LISTEN, so no change can fall in between
+                while not stop.is_set():
+                    readable = select.select([conn, wake], [], [], self.RECHECK_SECONDS)[0]
+                    if conn in readable:
                         conn.poll()
-                        if wake in readable or not readable:  # asked to, or every RECHECK_SECONDS
-                            if wake in readable:
-                                os.read(wake, 512)
-                            conn.notifies.clear()  # the number read now is at least as new as these
-                            self.value = _read_generation(cursor)
-                        elif conn.notifies:
-                            # Delivered in commit order: the last one is the newest number.
-                            self.value = int(conn.notifies[-1].payload)
-                            conn.notifies.clear()
+                    if wake in readable or not readable:  # asked to, or every RECHECK_SECONDS
+                        if wake in readable:
+                            os.read(wake, 512)
+                        conn.notifies.clear()  # the number read now is at least as new as these
+                        self._confirm(self._read(conn, cursor))
+                    elif conn.notifies:
+                        # Delivered in commit order: the last one is the newest number.
+                        self._confirm(int(conn.notifies[-1].payload))
+                        conn.notifies.clear()
             except (psycopg2.Error, OSError, ValueError) as error:
                 log.warning("page cache: lost the content-change listener (%s); reading the database", error)
                 self.value = None
                 stop.wait(self.RETRY_SECONDS)
             finally:
                 self.value = None
-                conn.close()
+                if conn is not None:
+                    conn.close()
+
+    def _read(self, conn, cursor):
+        return _read_generation(cursor, wait=lambda: _wait(conn, self.TIMEOUT_SECONDS))
+
+
+def _wait(conn, timeout):
+    """Drive an asynchronous psycopg2 connection until its current operation is done; TimeoutError after
+    `timeout` seconds without an answer."""
+    from psycopg2.extensions import POLL_OK, POLL_READ
+
+    deadline = time.monotonic() + timeout
+    while (state := conn.poll()) != POLL_OK:
+        remaining = deadline - time.monotonic()
+        reading, writing = ([conn], []) if state == POLL_READ else ([], [conn])
+        if remaining <= 0 or not any(select.select(reading, writing, [], remaining)[:2]):
+            raise TimeoutError(f"no answer from the database within {timeout} s")
 
 
 watcher = GenerationWatcher()

@@ -167,6 +167,22 @@ def test_stored_variants_of_one_page_are_bounded(client, settings):
     assert len(_cached_keys()) == 5
 
 
+def test_a_generation_the_listener_has_not_confirmed_lately_is_not_used():
+    from treatments.caching import GenerationWatcher
+
+    watcher = GenerationWatcher()
+    window = GenerationWatcher.RECHECK_SECONDS + GenerationWatcher.TIMEOUT_SECONDS
+    with time_machine.travel(1_000_000, tick=False) as clock:
+        watcher._confirm(42)
+        assert watcher.confirmed_value() == 42
+        clock.shift(window - 0.5)
+        assert watcher.confirmed_value() == 42
+        clock.shift(1)
+        assert watcher.confirmed_value() is None  # unknown: pages read the generation from the database
+        watcher._confirm(43)
+        assert watcher.confirmed_value() == 43
+
+
 def test_a_new_release_gets_new_page_cache_keys(settings, tmp_path):
     from treatments.caching import release_signature
 
