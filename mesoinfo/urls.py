@@ -14,6 +14,7 @@ from . import editor
 from .context_processors import absolute_url
 from .views import healthz
 
+handler400 = "mesoinfo.views.bad_request"
 handler500 = "mesoinfo.views.server_error"
 
 

@@ -5,6 +5,7 @@ import sys
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -41,6 +42,14 @@ def _cache_status():
         return "ok" if cache.get("mesoinfo:healthz") == "ok" else "error: read back failed"
     except Exception as error:  # noqa: BLE001 - any cache failure is reported, not raised
         return f"error: {type(error).__name__}"
+
+
+def bad_request(request, exception):
+    """400, saying why when a form's text was over the limit (DATA_UPLOAD_MAX_MEMORY_SIZE) instead of a bare
+    "Bad Request": a pasted text that large is refused before any view can see it."""
+    too_big = isinstance(exception, RequestDataTooBig)
+    limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+    return render(request, "400.html", {"too_big": too_big, "limit_mb": limit_mb}, status=400)
 
 
 def server_error(request):
