@@ -16,6 +16,9 @@ from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
+# Redis location → time.time() until which this process does not try it. Per process, not per backend object:
+# Django gives each thread its own, and one timeout per process is enough to learn that Redis is down.
+_skip_until = {}
 
 
 class FailOpenRedisCache(RedisCache):
@@ -23,22 +26,22 @@ class FailOpenRedisCache(RedisCache):
 
     def __init__(self, server, params):
         super().__init__(server, params)
-        self._skip_until = 0.0  # time.time() until which this process does not try Redis
+        self._location = str(server)
 
     def _try(self, fallback, call, *args, **kwargs):
-        if time.time() < self._skip_until:
+        if time.time() < _skip_until.get(self._location, 0):
             return fallback()
         try:
             return call(*args, **kwargs)
         except RedisError as error:
-            self._skip_until = time.time() + self.RETRY_SECONDS
+            _skip_until[self._location] = time.time() + self.RETRY_SECONDS
             log.warning("cache unavailable (%s); serving without it for %s s", type(error).__name__, self.RETRY_SECONDS)
             return fallback()
 
     def check(self):
         """For /healthz: raise unless Redis answers now (whatever the pause); a success ends the pause."""
         self._cache.get_client(write=True).ping()
-        self._skip_until = 0.0
+        _skip_until.pop(self._location, None)
 
     def get(self, key, default=None, version=None):
         return self._try(lambda: default, super().get, key, default, version)
