@@ -55,12 +55,12 @@ class OverviewQuerySet(PublishableQuerySet):
     def with_page_content(self, preview=False):
         """Everything an overview page shows, in a fixed number of queries.
 
-        The public sees only published sections and trials; `preview` (staff) sees every state.
+        The public sees only published sections, trials and trials' drugs; `preview` (staff) sees every state.
         """
-        sections, trials = TreatmentOption.objects.all(), Trial.objects.all()
+        sections, trials, drugs = TreatmentOption.objects.all(), Trial.objects.all(), Drug.objects.all()
         if not preview:
-            sections, trials = sections.published(), trials.published()
-        trials = trials.select_related("regimen").prefetch_related("references", "outcomes", "drugs")
+            sections, trials, drugs = sections.published(), trials.published(), drugs.published()
+        trials = trials.select_related("regimen").prefetch_related("references", "outcomes", Prefetch("drugs", drugs))
         return self.select_related("reviewed_by__reviewer_profile").prefetch_related(
             Prefetch("sections", queryset=sections.prefetch_related(Prefetch("trials", queryset=trials))),
             Prefetch("next_links", queryset=NextLink.objects.select_related("target")),
