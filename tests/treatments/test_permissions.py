@@ -547,9 +547,9 @@ def test_references_imported_in_the_admin_are_not_live(client_as, page_citing_ze
     importer = reverse("admin:references_reference_import")
     preview = client_as(EDITOR).post(importer, {"text": BIBTEX, "format": ""})
     assert preview.status_code == 200 and not Reference.objects.exists()
-    response = client_as(EDITOR).post(importer, {"text": BIBTEX, "format": "", "confirm": "1"})
+    response = client_as(EDITOR).post(importer, {"confirm": "1", "token": preview.context["token"]})
     assert response.status_code == 302
-    assert any("New references are drafts" in m for m in messages_of(client_as(EDITOR).get(response["Location"])))
+    assert any("new references are drafts" in m for m in messages_of(client_as(EDITOR).get(response["Location"])))
     reference = Reference.objects.get(key="zed-2021")
     assert reference.status == Status.DRAFT
     assert patient_sees([url]) == before and shows_nowhere(before, NEW)
@@ -754,7 +754,7 @@ def test_editor_revision_revert_is_a_draft_until_published(client_as, users, pub
 @pytest.mark.parametrize("role", REFUSED_ROLES)
 def test_reference_import_refuses_who_may_not_add(client_as, role):
     importer = reverse("admin:references_reference_import")
-    for data in [{"text": BIBTEX, "format": ""}, {"text": BIBTEX, "format": "", "confirm": "1"}]:
+    for data in [{"text": BIBTEX, "format": ""}, {"confirm": "1", "token": "any"}]:
         assert refused(client_as(role).post(importer, data), role)
     assert not Reference.objects.exists()
 
