@@ -53,7 +53,7 @@ LISTENER_NAME = "mesoinfo page cache listener"  # its application_name in pg_sta
 
 # What pages are rendered with, besides content: a deploy that changes any of it gets new cache keys, so a shared
 # cache (Redis) never serves pages rendered by the code, templates or stylesheet names of the previous release.
-RENDERING_SOURCES = ("mesoinfo", "treatments", "references", "templates")
+RENDERING_SOURCES = ("mesoinfo", "treatments", "references", "registry", "templates")
 
 
 @once
@@ -195,14 +195,18 @@ def content_changed(**_signal_kwargs):
     transaction.on_commit(watcher.refresh)
 
 
-def cache_public_page(view):
-    """Mark a public view's pages as cacheable for anonymous visitors (``PageCacheMiddleware`` does the work)."""
+def cache_public_page(view, query_parameters=PAGE_QUERY_PARAMETERS):
+    """Mark a public view's pages as cacheable for anonymous visitors (``PageCacheMiddleware`` does the work).
+
+    `query_parameters`: the query string parameters the view reads; each value gets its own cache entry.
+    """
 
     @wraps(view)
     def page(request, *args, **kwargs):
         return view(request, *args, **kwargs)
 
     page.page_cacheable = True
+    page.page_query_parameters = query_parameters
     return page
 
 
@@ -253,12 +257,13 @@ class PageCacheMiddleware:
             return None
         if not getattr(view, "page_cacheable", False):
             return None
+        parameters = view.page_query_parameters
         try:
             generation = content_generation()
         except DatabaseError:
             return None  # the database is down: the view answers (with the friendly 503 page)
         # Only the parameters the public views read are part of the key: tracking tags (?utm_source=…) or made-up
         # parameters share the page's entry instead of filling the cache with copies of it.
-        query = [(name, request.GET[name]) for name in PAGE_QUERY_PARAMETERS if name in request.GET]
+        query = [(name, request.GET[name]) for name in parameters if name in request.GET]
         digest = hashlib.sha256(repr((settings.SITE_URL, request.path, query)).encode()).hexdigest()
         return f"mesoinfo:page:{release_signature()}:{generation}:{digest}"

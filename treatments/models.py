@@ -12,6 +12,7 @@ from markdownx.models import MarkdownxField
 from simple_history.models import HistoricalRecords
 
 from mesoinfo.concurrency import VersionedModel
+from mesoinfo.nct import nct_url, validate_nct_id
 from references.models import CitingModel, Reference
 
 REVIEW_INTERVAL = datetime.timedelta(days=365)
@@ -326,6 +327,16 @@ class Trial(CitingModel, Publishable):
 
     title = models.CharField(_("title"), max_length=300, help_text=_("Plain-language name of the study."))
     slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    nct_id = models.CharField(
+        _("ClinicalTrials.gov number"),
+        max_length=11,
+        blank=True,
+        validators=[validate_nct_id],
+        help_text=_(
+            "NCT followed by 8 digits, copied from the study's ClinicalTrials.gov page. Leave empty if the study "
+            "was never registered there; never guess one."
+        ),
+    )
     phase = models.CharField(_("phase"), max_length=4, choices=Phase, blank=True)
     design = models.CharField(
         _("design"), max_length=300, blank=True, help_text=_("e.g. 'multicenter, compared with cisplatin alone'.")
@@ -360,6 +371,9 @@ class Trial(CitingModel, Publishable):
         ordering = ["title"]
         # The trial list pages through trials in title order.
         indexes = [models.Index(fields=["title"], name="trial_title_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["nct_id"], condition=~Q(nct_id=""), name="trial_nct_id_unique"),
+        ]
         verbose_name = _("trial")
         verbose_name_plural = _("trials")
         permissions = publish_permissions("trial", "trials")
@@ -369,6 +383,10 @@ class Trial(CitingModel, Publishable):
 
     def get_absolute_url(self):
         return reverse("treatments:trial-detail", args=[self.slug])
+
+    @property
+    def registry_url(self):
+        return nct_url(self.nct_id) if self.nct_id else ""
 
     @property
     def key_result(self):

@@ -24,6 +24,10 @@ CONTENT_MODELS = {
     "references": ["reference"],
 }
 PUBLISHABLE_MODELS = ["overview", "treatmentoption", "drug", "trial"]
+# ClinicalTrials.gov studies (registry/) are written by the sync only: both roles see them and the sync log, and only
+# a medical reviewer may change one, which means hiding it from the public list (with a reason) or showing it again.
+REGISTRY_VIEW = [("registry", "view_registrystudy"), ("registry", "view_registrysync")]
+REGISTRY_REVIEW = [("registry", "change_registrystudy")]
 
 
 def group_permissions():
@@ -39,6 +43,8 @@ def group_permissions():
     reviewer += [("treatments", f"publish_{model}") for model in PUBLISHABLE_MODELS]
     editor.append(("treatments", "view_reviewerprofile"))
     reviewer.append(("treatments", "view_reviewerprofile"))
+    editor += REGISTRY_VIEW
+    reviewer += REGISTRY_VIEW + REGISTRY_REVIEW
     return {EDITOR: editor, MEDICAL_REVIEWER: reviewer}
 
 

@@ -36,7 +36,13 @@ class TrialSitemap(PublishedSitemap):
 
 class PageSitemap(Sitemap):
     def items(self):
-        return ["treatments:home", "treatments:drug-list", "treatments:trial-list", "treatments:glossary"]
+        return [
+            "treatments:home",
+            "treatments:drug-list",
+            "treatments:trial-list",
+            "treatments:glossary",
+            "registry:find",
+        ]
 
     def location(self, item):
         return reverse(item)
