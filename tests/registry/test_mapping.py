@@ -31,7 +31,10 @@ def test_a_full_record_maps_field_for_field():
         "eligibility_criteria": "Inclusion Criteria:\n\n* Age >= 18 years\n* Malignant pleural mesothelioma "
         "confirmed by biopsy\n\nExclusion Criteria:\n\n* Earlier radiation to the chest",
     }
-    assert interventions == [{"type": "DRUG", "name": "Test Drug A"}, {"type": "RADIATION", "name": "Radiation therapy"}]
+    assert interventions == [
+        {"type": "DRUG", "name": "Test Drug A"},
+        {"type": "RADIATION", "name": "Radiation therapy"},
+    ]
     # No contact people, phone numbers or coordinates are kept: only where the study runs.
     assert locations == [
         {"facility": "Example Cancer Centre", "city": "Lyon", "state": "", "country": "France"},

@@ -64,7 +64,7 @@ class Command(BaseCommand):
                 nct_ids = set(Trial.objects.exclude(nct_id="").values_list("nct_id", flat=True))
                 with _pages_file(save) as path:
                     pages = save_pages(chain(client.search_pages(), client.id_pages(nct_ids)), path)
-                    if self.verbosity >= 2:
+                    if options["verbosity"] >= 2:
                         self.stdout.write(f"Fetched {pages} page(s) in {client.requests_made} request(s).")
                     result = sync_studies(
                         file_pages(path), fetched_at=started, source=source, dry_run=dry_run, allow_empty=allow_empty
@@ -82,7 +82,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Dry run, nothing was changed. Would apply {result.summary()}.")
         else:
             self.stdout.write(self.style.SUCCESS(f"Registry sync: {result.summary()}."))
-        if dry_run or self.verbosity >= 2:
+        if dry_run or options["verbosity"] >= 2:
             for label, ids in (("add", result.added), ("change", result.changed), ("close", result.closed)):
                 if ids:
                     self.stdout.write(f"  {label}: {', '.join(ids)}")
