@@ -60,7 +60,12 @@ def test_missing_optional_modules_leave_fields_empty():
     assert interventions == []
     assert locations == [{"facility": "Example Clinic", "city": "Leeds", "state": "", "country": "United Kingdom"}]
 
-    bare = {"protocolSection": {"identificationModule": {"nctId": "NCT90000009", "briefTitle": "Bare"}, "statusModule": {"overallStatus": "RECRUITING"}}}  # fmt: skip
+    bare = {
+        "protocolSection": {
+            "identificationModule": {"nctId": "NCT90000009", "briefTitle": "Bare"},
+            "statusModule": {"overallStatus": "RECRUITING"},
+        }
+    }
     fields, interventions, locations = study_fields(bare)
     assert fields["enrollment_count"] is None and fields["last_update_posted"] is None
     assert fields["sponsor"] == "" and fields["conditions"] == [] and interventions == locations == []

@@ -107,7 +107,7 @@ def test_fetch_time_and_reviewer_choices_survive_a_sync(tmp_path, django_user_mo
 
 
 BAD_PAGES = {
-    "study without an NCT number": '{"studies": [{"protocolSection": {"statusModule": {"overallStatus": "RECRUITING"}}}]}\n',
+    "study without an NCT number": json.dumps(api_page([{"protocolSection": {"statusModule": {}}}])) + "\n",
     "garbage": "<html>Service Unavailable</html>\n",
     "truncated": '{"studies": [{"protocolSection": {"identificationModule": {"nctId": "NCT9000',
     "not a page": '{"error": "quota"}\n',
