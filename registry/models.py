@@ -88,7 +88,7 @@ class Sex(models.TextChoices):
 def label(choices, value):
     """The plain-words label of a registry code; a code we do not know yet is shown as the registry writes it."""
     try:
-        return choices(value).label
+        return str(choices(value).label)
     except ValueError:
         return value.replace("_", " ").capitalize()
 

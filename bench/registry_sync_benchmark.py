@@ -1,0 +1,93 @@
+"""Registry sync benchmark: N made-up studies (API v2 records, pages of 100) synced from a file into a fresh
+temporary database — time and peak Python memory (tracemalloc) of a first sync (every study added) and of a second
+one where a tenth of the studies changed and a tenth closed.
+
+    .venv/bin/python bench/registry_sync_benchmark.py [--studies 500] [--locations 10]
+    .venv/bin/python bench/registry_sync_benchmark.py --database-url postgres://postgres@127.0.0.1:5432/postgres
+
+With --database-url, the run creates a temporary database on that server and drops it afterwards. The records
+come from tests/registry/builders.py (NCT numbers NCT9…, no real study). Not a test: pytest does not collect it.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_child(studies, locations, folder):
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from registry.models import RegistryLocation, RegistryStudy
+    from tests.registry.builders import api_study, paged, write_pages
+    from tests.registry.measure import measured_sync
+
+    call_command("migrate", verbosity=0, interactive=False)
+    first = write_pages(
+        Path(folder) / "first.jsonl", paged((api_study(n, cities=locations) for n in range(studies)), 100)
+    )
+    # The next day: a tenth changed (moved to another country), a tenth gone, a tenth new.
+    tenth = max(studies // 10, 1)
+    second_studies = [
+        api_study(n, cities=locations, countries=("Spain",) if n < tenth else ("France",))
+        for n in range(studies + tenth)
+        if not tenth <= n < 2 * tenth
+    ]
+    second = write_pages(Path(folder) / "second.jsonl", paged(second_studies, 100))
+    for label, path in (("first sync", first), ("second sync", second)):
+        seconds, peak, out = measured_sync(path)
+        print(
+            f"{connection.vendor:<10} {label:<12} {seconds:6.2f} s  peak {peak / 2**20:5.1f} MiB  "
+            f"file {path.stat().st_size / 2**20:5.1f} MiB  | {out.strip()}",
+            flush=True,
+        )
+    print(f"{RegistryStudy.objects.count()} studies, {RegistryLocation.objects.count()} locations stored", flush=True)
+
+
+def _postgres_database(url, name, create):
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'{"CREATE" if create else "DROP"} DATABASE "{name}"')
+    connection.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--studies", type=int, default=500)
+    parser.add_argument("--locations", type=int, default=10, help="locations per study")
+    parser.add_argument("--database-url", help="A PostgreSQL server to run on instead of SQLite (postgres://...).")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return run_child(int(args.child[0]), int(args.child[1]), args.child[2])
+    with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
+        env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench", "DJANGO_SETTINGS_MODULE": "mesoinfo.settings"}
+        database = None
+        if args.database_url:
+            database = f"mesoinfo_registry_bench_{os.getpid()}"
+            _postgres_database(args.database_url, database, create=True)
+            env["DATABASE_URL"] = args.database_url.rsplit("/", 1)[0] + f"/{database}"
+        else:
+            env["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        try:
+            child = [sys.executable, __file__, "--child", str(args.studies), str(args.locations), tmp]
+            subprocess.run(child, env=env, cwd=ROOT, check=True)
+        finally:
+            if database:
+                _postgres_database(args.database_url, database, create=False)
+
+
+if __name__ == "__main__":
+    main()
