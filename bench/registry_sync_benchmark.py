@@ -2,7 +2,7 @@
 temporary database — time and peak Python memory (tracemalloc) of a first sync (every study added) and of a second
 one where a tenth of the studies changed and a tenth closed.
 
-    .venv/bin/python bench/registry_sync_benchmark.py [--studies 500] [--locations 10]
+    .venv/bin/python bench/registry_sync_benchmark.py [--studies 500] [--locations 10] [--no-trace]
     .venv/bin/python bench/registry_sync_benchmark.py --database-url postgres://postgres@127.0.0.1:5432/postgres
 
 With --database-url, the run creates a temporary database on that server and drops it afterwards. The records
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_child(studies, locations, folder):
+def run_child(studies, locations, folder, trace):
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -44,9 +44,10 @@ def run_child(studies, locations, folder):
     ]
     second = write_pages(Path(folder) / "second.jsonl", paged(second_studies, 100))
     for label, path in (("first sync", first), ("second sync", second)):
-        seconds, peak, out = measured_sync(path)
+        seconds, peak, out = measured_sync(path, trace=trace)
+        memory = f"peak {peak / 2**20:5.1f} MiB" if trace else "(untraced)"
         print(
-            f"{connection.vendor:<10} {label:<12} {seconds:6.2f} s  peak {peak / 2**20:5.1f} MiB  "
+            f"{connection.vendor:<10} {label:<12} {seconds:6.2f} s  {memory}  "
             f"file {path.stat().st_size / 2**20:5.1f} MiB  | {out.strip()}",
             flush=True,
         )
@@ -68,10 +69,11 @@ def main():
     parser.add_argument("--studies", type=int, default=500)
     parser.add_argument("--locations", type=int, default=10, help="locations per study")
     parser.add_argument("--database-url", help="A PostgreSQL server to run on instead of SQLite (postgres://...).")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--no-trace", action="store_true", help="time without tracemalloc (which slows Python down)")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return run_child(int(args.child[0]), int(args.child[1]), args.child[2])
+        return run_child(int(args.child[0]), int(args.child[1]), args.child[2], args.child[3] == "trace")
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
         env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench", "DJANGO_SETTINGS_MODULE": "mesoinfo.settings"}
         database = None
@@ -82,7 +84,8 @@ def main():
         else:
             env["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         try:
-            child = [sys.executable, __file__, "--child", str(args.studies), str(args.locations), tmp]
+            trace = "untraced" if args.no_trace else "trace"
+            child = [sys.executable, __file__, "--child", str(args.studies), str(args.locations), tmp, trace]
             subprocess.run(child, env=env, cwd=ROOT, check=True)
         finally:
             if database:

@@ -60,8 +60,10 @@ class InvalidStudy(ValueError):
 
 def plain_text(value):
     """Registry text as plain text: tags removed (their text kept; script and style dropped with their content)."""
-    text = nh3.clean(value, tags=set(), strip_comments=True)
-    text = html.unescape(text)  # nh3 escapes what it keeps; we store text, and templates escape it once on output
+    text = value
+    if "<" in text or "&" in text:  # most registry text has no markup: skip the parser then
+        text = nh3.clean(text, tags=set(), strip_comments=True)
+        text = html.unescape(text)  # nh3 escapes what it keeps; we store text, and templates escape it on output
     text = _MARKDOWN_ESCAPE.sub(r"\1", text)
     text = _CONTROL.sub("", text).replace("\r\n", "\n")
     return text.strip()

@@ -1,4 +1,4 @@
-"""Registry studies in the admin: read-only; a medical reviewer hides a study with a reason; the dashboard's sync line."""
+"""Registry studies in the admin: read-only; a reviewer hides a study with a reason; the dashboard's sync line."""
 
 import datetime
 
