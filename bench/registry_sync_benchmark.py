@@ -3,9 +3,10 @@ temporary database — time and peak Python memory (tracemalloc) of a first sync
 one where a tenth of the studies changed and a tenth closed.
 
     .venv/bin/python bench/registry_sync_benchmark.py [--studies 500] [--locations 10] [--no-trace]
-    .venv/bin/python bench/registry_sync_benchmark.py --database-url postgres://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/registry_sync_benchmark.py --postgres
 
-With --database-url, the run creates a temporary database on that server and drops it afterwards. The records
+With --postgres, the run creates the database mesoinfo_bench_registry on the local server (BENCH_SERVER_URL, as
+the other benchmarks) and drops it afterwards. The records
 come from tests/registry/builders.py (NCT numbers NCT9…, no real study). Not a test: pytest does not collect it.
 """
 
@@ -17,10 +18,14 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import benchlib  # noqa: E402
+
+DATABASE = "mesoinfo_bench_registry"
 
 
 def run_child(studies, locations, folder, trace):
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -54,21 +59,13 @@ def run_child(studies, locations, folder, trace):
     print(f"{RegistryStudy.objects.count()} studies, {RegistryLocation.objects.count()} locations stored", flush=True)
 
 
-def _postgres_database(url, name, create):
-    import psycopg2
-
-    connection = psycopg2.connect(url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'{"CREATE" if create else "DROP"} DATABASE "{name}"')
-    connection.close()
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--studies", type=int, default=500)
     parser.add_argument("--locations", type=int, default=10, help="locations per study")
-    parser.add_argument("--database-url", help="A PostgreSQL server to run on instead of SQLite (postgres://...).")
+    parser.add_argument(
+        "--postgres", action="store_true", help=f"run on PostgreSQL ({DATABASE} on BENCH_SERVER_URL) instead of SQLite"
+    )
     parser.add_argument("--no-trace", action="store_true", help="time without tracemalloc (which slows Python down)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -76,11 +73,9 @@ def main():
         return run_child(int(args.child[0]), int(args.child[1]), args.child[2], args.child[3] == "trace")
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
         env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "bench", "DJANGO_SETTINGS_MODULE": "mesoinfo.settings"}
-        database = None
-        if args.database_url:
-            database = f"mesoinfo_registry_bench_{os.getpid()}"
-            _postgres_database(args.database_url, database, create=True)
-            env["DATABASE_URL"] = args.database_url.rsplit("/", 1)[0] + f"/{database}"
+        if args.postgres:
+            benchlib.recreate_database(DATABASE)
+            env["DATABASE_URL"] = benchlib.database_url(DATABASE)
         else:
             env["DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         try:
@@ -88,8 +83,8 @@ def main():
             child = [sys.executable, __file__, "--child", str(args.studies), str(args.locations), tmp, trace]
             subprocess.run(child, env=env, cwd=ROOT, check=True)
         finally:
-            if database:
-                _postgres_database(args.database_url, database, create=False)
+            if args.postgres:
+                benchlib.drop_database(DATABASE)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ class RegistryConfig(AppConfig):
     verbose_name = "ClinicalTrials.gov registry"
 
     def ready(self):
-        # Registry studies appear on public pages (the find page, our trials' pages): a change made through the ORM
-        # (a reviewer hiding a study) invalidates cached pages, as content changes do (treatments/apps.py). The sync
-        # writes in bulk, without signals, and invalidates once itself.
+        # Registry studies appear on public pages (the find page, our trials' pages): a study saved one by one (a
+        # reviewer hiding it) invalidates cached pages, as content changes do (treatments/apps.py). The sync writes
+        # in bulk, without signals, and invalidates once itself; its locations and interventions have no receivers,
+        # so replacing them stays one DELETE.
         from treatments.caching import content_changed
 
-        for name in ("RegistryStudy", "RegistryLocation", "RegistryIntervention"):
-            model = self.get_model(name)
-            post_save.connect(content_changed, sender=model, dispatch_uid=f"cache-save-{model._meta.label}")
-            post_delete.connect(content_changed, sender=model, dispatch_uid=f"cache-delete-{model._meta.label}")
+        study = self.get_model("RegistryStudy")
+        post_save.connect(content_changed, sender=study, dispatch_uid="cache-save-registry.RegistryStudy")
+        post_delete.connect(content_changed, sender=study, dispatch_uid="cache-delete-registry.RegistryStudy")

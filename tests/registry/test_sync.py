@@ -215,3 +215,12 @@ def test_a_sync_invalidates_cached_pages(tmp_path, client):
     sync_file(tmp_path, [api_page([api_study(2)])], name="second.jsonl")
     page = client.get("/clinical-trials/find/").content.decode()
     assert "Test study 2 in" in page and "Test study 1 in" not in page
+
+
+def test_a_sync_costs_a_few_queries_a_page_not_a_few_a_study(tmp_path, django_assert_max_num_queries):
+    sync_file(tmp_path, [api_page([api_study(n, cities=5) for n in range(100)])], name="first.jsonl")
+    moved = [api_study(n, cities=5, countries=("Spain",)) for n in range(100)]
+    path = write_pages(tmp_path / "second.jsonl", [api_page(moved[:50], "t"), api_page(moved[50:])])
+    with django_assert_max_num_queries(30):
+        out = sync("--from-file", str(path))
+    assert "100 changed" in out and RegistryLocation.objects.filter(country="Spain").count() == 500
