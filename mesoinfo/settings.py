@@ -264,5 +264,7 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # The registry sync's retries (registry/client.py): its own error line says what finally failed.
+        "urllib3": {"level": "ERROR"},
     },
 }

@@ -112,7 +112,9 @@ class RegistryClient:
         try:
             response = self.session.get(API_URL, params=params, timeout=self.timeout)
         except requests.RequestException as error:
-            raise RegistryError(f"could not read {where}: {type(error).__name__}: {error}") from error
+            # After the retries, the cause of the last failure (not the whole URL again).
+            cause = getattr(error.args[0], "reason", None) if error.args else None
+            raise RegistryError(f"could not read {where}: {type(error).__name__}: {cause or error}") from error
         if response.status_code != 200:
             detail = response.text.strip().splitlines()[0][:200] if response.text.strip() else response.reason
             raise RegistryError(f"ClinicalTrials.gov answered HTTP {response.status_code} for {where}: {detail}")
