@@ -123,9 +123,10 @@ def test_filters_without_javascript(page):
     assert titles(page({"status": "NOT_YET_RECRUITING"})) == ["Registry study 3"]
     assert titles(page({"country": "Italy"})) == ["Registry study 2"]
     assert titles(page({"intervention": "DRUG"})) == ["Registry study 3", "Registry study 1"]
+    assert "2 studies match your choices" in page({"intervention": "DRUG"})
     assert titles(page({"intervention": "DRUG", "country": "France"})) == ["Registry study 1"]
     html = page({"country": "Italy"})
-    assert "1 study match your choices" in html and '<option value="Italy" selected>' in html
+    assert "1 study matches your choices" in html and '<option value="Italy" selected>' in html
     assert 'method="get"' in html and "<script" not in html.split("<main", 1)[1]
     # Countries offered are those of listed studies only.
     assert re.findall(r'<option value="([^"]+)"', html.split('name="country"')[1].split("</select>")[0]) == [
