@@ -37,3 +37,10 @@ def test_the_admin_refuses_a_number_that_is_not_one(admin_client):
     trial = make_trial(nct_id="")
     response = admin_client.get(f"/admin/treatments/trial/{trial.pk}/change/")
     assert 'name="nct_id"' in response.content.decode()
+
+
+def test_search_finds_a_trial_by_its_registry_number(client):
+    trial = make_trial(title="Pembrolizumab early study", nct_id="NCT90000042")
+    make_trial(title="Another study")
+    html = client.get("/search/", {"q": "NCT90000042"}).content.decode()
+    assert trial.get_absolute_url() in html and "Another study" not in html
