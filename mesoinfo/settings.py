@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "editorial",
     "references",
     "treatments",
+    "registry",
 ]
 
 MIDDLEWARE = [
@@ -286,6 +287,16 @@ PAGE_CACHE_VARIANTS = int(os.environ.get("PAGE_CACHE_VARIANTS", "100"))
 # PostgreSQL: each process learns of content changes by LISTEN/NOTIFY instead of a query per cached page.
 PAGE_CACHE_LISTEN = env_bool("PAGE_CACHE_LISTEN", True)
 
+# --- ClinicalTrials.gov registry (registry/, `manage.py sync_registry_trials`) ---
+# Who we are, in the User-Agent of every request to the registry: an e-mail or web address where its operators can
+# reach us. Set it in production.
+REGISTRY_CONTACT = os.environ.get("REGISTRY_CONTACT", "")
+# Studies asked for per request (the API allows up to 1,000) and the pause between requests, in seconds.
+REGISTRY_PAGE_SIZE = int(os.environ.get("REGISTRY_PAGE_SIZE", "100"))
+REGISTRY_PAGE_DELAY = float(os.environ.get("REGISTRY_PAGE_DELAY", "1"))
+# After this many days without a successful sync, "Find a clinical trial" says its list may be out of date.
+REGISTRY_STALE_DAYS = int(os.environ.get("REGISTRY_STALE_DAYS", "7"))
+
 # Structured logs: one JSON object a line on stdout; no personal data (no IP
 # addresses, user names, cookies or query strings).
 LOGGING = {
@@ -299,5 +310,7 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # The registry sync's retries (registry/client.py): its own error line says what finally failed.
+        "urllib3": {"level": "ERROR"},
     },
 }

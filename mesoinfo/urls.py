@@ -60,4 +60,5 @@ urlpatterns = [
         name="sitemap-section",
     ),
     path("", include("treatments.urls")),
+    path("", include("registry.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

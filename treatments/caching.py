@@ -58,7 +58,7 @@ LISTENER_NAME = "mesoinfo page cache listener"  # its application_name in pg_sta
 
 # What pages are rendered with, besides content: a deploy that changes any of it gets new cache keys, so a shared
 # cache (Redis) never serves pages rendered by the code, templates or stylesheet names of the previous release.
-RENDERING_SOURCES = ("mesoinfo", "treatments", "references", "templates")
+RENDERING_SOURCES = ("mesoinfo", "treatments", "references", "registry", "templates")
 
 
 @once

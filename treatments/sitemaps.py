@@ -54,7 +54,13 @@ class TrialSitemap(PublishedSitemap):
 
 class PageSitemap(SiteURLSitemap):
     def items(self):
-        return ["treatments:home", "treatments:drug-list", "treatments:trial-list", "treatments:glossary"]
+        return [
+            "treatments:home",
+            "treatments:drug-list",
+            "treatments:trial-list",
+            "treatments:glossary",
+            "registry:find",
+        ]
 
     def location(self, item):
         return reverse(item)

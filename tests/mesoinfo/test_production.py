@@ -275,7 +275,11 @@ def test_with_redis_each_process_keeps_a_local_copy_of_pages(client, settings):
     except OSError:
         pytest.skip("needs Redis on 127.0.0.1:6379")
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/14"},
+        # TEST_REDIS_DB: engineers sharing one Redis server each run this test on their own database number.
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '14')}",
+        },
         "pages_local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test-pages"},
     }
     shared, local = caches["default"], caches["pages_local"]
