@@ -109,6 +109,7 @@ def django_env(database, static_root=None, cache_url="", conn_max_age=60, **extr
         DEBUG="0",
         HTTPS="0",
         ALLOWED_HOSTS=HOST,
+        SITE_URL=f"http://{HOST}",
         LOG_LEVEL="WARNING",
         DATABASE_URL=database_url(database),
         CACHE_URL=cache_url,

@@ -14,6 +14,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -39,11 +40,16 @@ def admin_url(obj, action="change"):
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_{action}", args=[obj.pk])
 
 
+def _keys(records):
+    return ",".join(f"{r._meta.label_lower}:{r.pk}" for r in records)
+
+
 def review_url(*records, page=None):
+    """The review screen for `records`, or for everything pending on the public page at `page` (`records` then
+    names the record that is the page, whose review a reviewer can record there too)."""
     if page is not None:
-        return f"{reverse('admin:editorial_revision_review')}?page={page}"
-    keys = ",".join(f"{r._meta.label_lower}:{r.pk}" for r in records)
-    return f"{reverse('admin:editorial_revision_review')}?records={keys}"
+        return f"{reverse('admin:editorial_revision_review')}?page={page}&record={_keys(records)}"
+    return f"{reverse('admin:editorial_revision_review')}?records={_keys(records)}"
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -118,7 +124,7 @@ class DraftAdmin(ContentAdmin):
     change_form_template = "admin/editorial/change_form.html"
     object_history_form_template = "admin/editorial/object_history_form.html"
     list_filter = [StateFilter, ReviewStateFilter]
-    actions = ["submit_selected", "review_selected", "archive_selected"]
+    actions = ["submit_selected", "review_selected", "mark_reviewed_selected", "archive_selected"]
     review_fieldset = (_("Medical review"), {"fields": ["editorial_status", "submit_for_review"]})
 
     def get_queryset(self, request):
@@ -159,9 +165,8 @@ class DraftAdmin(ContentAdmin):
                 )
             )
             if draft.state == State.SCHEDULED:
-                lines.append(
-                    format_html("Approved; goes live on {:%d %b %Y %H:%M}.", timezone.localtime(draft.go_live_at))
-                )
+                when = timezone.localtime(draft.go_live_at).strftime("%d %b %Y %H:%M")
+                lines.append(format_html("Approved; goes live on {}.", when))
             if draft.comment:
                 sender = draft.sent_back_by.get_username() if draft.sent_back_by else _("the system")
                 lines.append(format_html("<strong>Sent back by {}:</strong> {}", sender, draft.comment))
@@ -273,6 +278,19 @@ class DraftAdmin(ContentAdmin):
     def review_selected(self, request, queryset):
         return redirect(review_url(*queryset))
 
+    @admin.action(description=_("Record my medical review (no changes)"), permissions=["publish"])
+    def mark_reviewed_selected(self, request, queryset):
+        try:
+            done = workflow.mark_reviewed(queryset.filter(status=Status.PUBLISHED), request.user)
+        except workflow.WorkflowError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            ngettext("Recorded your review of %(count)d item.", "Recorded your review of %(count)d items.", len(done))
+            % {"count": len(done)},
+        )
+
     @admin.action(description=_("Unpublish (take off the site)"), permissions=["publish"])
     def archive_selected(self, request, queryset):
         done = 0
@@ -292,7 +310,9 @@ class DraftAdmin(ContentAdmin):
         if not self.has_publish_permission(request):
             return None
         if hasattr(obj, "get_absolute_url"):  # everything pending on the record's public page
-            return review_url(page=obj.get_absolute_url().split("#")[0])
+            entry = registry.entry_for(type(obj))
+            page_record = getattr(obj, entry.parent) if entry.parent else obj
+            return review_url(page_record, page=obj.get_absolute_url().split("#")[0])
         return review_url(obj)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -325,6 +345,11 @@ class ReviewForm(forms.Form):
         max_length=300,
         help_text=_("Optional, e.g. 'Added the results of the KEYNOTE-028 study'."),
     )
+    review_page = forms.BooleanField(
+        label=_("Also record my medical review of the whole page"),
+        required=False,
+        help_text=_("Its “Medically reviewed” date moves on to today, with your name, even where nothing changed."),
+    )
     comment = forms.CharField(
         label=_("Comment for the editor"),
         required=False,
@@ -334,7 +359,7 @@ class ReviewForm(forms.Form):
 
     def clean(self):
         cleaned_data = super().clean()
-        if not cleaned_data.get("revision"):
+        if not cleaned_data.get("revision") and self.data.get("action") != "review_page":
             raise forms.ValidationError(_("Tick at least one change."))
         return cleaned_data
 
@@ -361,18 +386,21 @@ def review_view(model_admin, request):
         except Resolver404 as error:
             raise Http404 from error
         records = preview.pending(seen.records)
-        title = _("Review the changes on %(page)s") % {"page": page}
+        page_record = next(iter(_records_from_keys(request.GET.get("record"))), None)
+        title = _("Review the changes on “%(page)s”") % {"page": page_record or page}
     else:
-        records = _records_from_keys(request.GET.get("records"))
+        records, page_record = _records_from_keys(request.GET.get("records")), None
         title = _("Review changes")
     if not any(workflow.can_publish(request.user, type(r)) for r in records) and not request.user.is_staff:
         raise PermissionDenied
     form = ReviewForm(request.POST or None)
+    if page_record is None or page_record.status != Status.PUBLISHED:
+        del form.fields["review_page"]
     if request.method == "POST":
-        if not any(workflow.can_publish(request.user, type(r)) for r in records):
+        if not any(workflow.can_publish(request.user, type(r)) for r in [*records, page_record] if r):
             raise PermissionDenied
         if form.is_valid():
-            done = _act(request, form)
+            done = _act(request, form, page_record)
             if done:
                 return redirect(request.get_full_path())
     changes = []
@@ -402,15 +430,20 @@ def review_view(model_admin, request):
         "form": form,
         "pending": changes,
         "page": page,
+        "page_record": page_record,
         "media": model_admin.media + form.media,
     }
     return TemplateResponse(request, "admin/editorial/review.html", context)
 
 
-def _act(request, form):
+def _act(request, form, page_record=None):
     revisions = list(form.cleaned_data["revision"])
     action = request.POST.get("action")
     try:
+        if action == "review_page":
+            workflow.mark_reviewed([page_record], request.user)
+            messages.success(request, _("Recorded your medical review of %(what)s.") % {"what": page_record})
+            return True
         if action == "send_back":
             for revision in revisions:
                 workflow.send_back(revision, request.user, form.cleaned_data["comment"])
@@ -427,7 +460,10 @@ def _act(request, form):
                 % {"count": len(revisions), "when": timezone.localtime(go_live_at).strftime("%d %b %Y %H:%M")},
             )
         elif action == "publish":
-            workflow.approve(revisions, request.user, note=form.cleaned_data["note"])
+            with transaction.atomic():
+                workflow.approve(revisions, request.user, note=form.cleaned_data["note"])
+                if form.cleaned_data.get("review_page"):
+                    workflow.mark_reviewed([page_record], request.user)
             messages.success(
                 request, _("Published %(count)s change(s). Patients see them now.") % {"count": len(revisions)}
             )

@@ -1,8 +1,14 @@
-"""Word-level comparison of two versions of a record (a revision against live, or two revisions)."""
+"""Word-level comparison of two versions of a record (a revision against live, or two revisions).
+
+Markdown fields are compared as readers see them (rendered to text), with the Markdown itself beside it, where
+changes to citations and links show.
+"""
 
 from django.utils.translation import gettext as _
+from markdownx.models import MarkdownxField
 
 from mesoinfo.admin import word_diff
+from mesoinfo.markdown import plain_text
 
 from . import registry
 
@@ -33,7 +39,12 @@ def changes(model, old, new):
         before, after = old["fields"].get(field.name), new["fields"].get(field.name)
         if before == after:
             continue
-        if _is_text(field):
+        if isinstance(field, MarkdownxField):  # what readers see; the Markdown too, for citations and links
+            rendered = word_diff(plain_text(before or ""), plain_text(after or ""))
+            found.append(
+                {"label": field.verbose_name, "diff": rendered, "source": word_diff(before or "", after or "")}
+            )
+        elif _is_text(field):
             found.append({"label": field.verbose_name, "diff": word_diff(before or "", after or "")})
         else:
             found.append(

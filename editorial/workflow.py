@@ -13,6 +13,7 @@ writes a live row:
     publish_due()                 publish what is due (page requests and `publish_scheduled` call it)
     revert(record, revision)      a new draft from an old revision; reviewed like any other
     archive(record, reviewer)     take a live record off the site
+    mark_reviewed(records, reviewer)  record a medical review of live content that needs no change
 
 A shell session goes through the same functions:
 
@@ -413,6 +414,29 @@ def archive(record, reviewer):
     return record
 
 
+def mark_reviewed(records, reviewer):
+    """A medical reviewer records that they reviewed these live records as they are, with no change: their review
+    dates move on (and the pages that show them say so)."""
+    records = list(records)
+    for record in records:
+        _require_publish(reviewer, type(record))
+    now = timezone.now()
+    with transaction.atomic():
+        changes = []
+        for record in records:
+            record = _locked(record)
+            if record.status != Status.PUBLISHED:
+                raise WorkflowError(_("%(what)s is not live: publish it instead.") % {"what": label(record)})
+            links = [registry.record_key(target) for _field, target in registry.links(record)]
+            changes.append(Change(record, registry.snapshot(record), links, None))
+            record.reviewed_by, record.reviewed_on = reviewer, timezone.localdate(now)
+            record.review_due = record.reviewed_on + REVIEW_INTERVAL
+            record._history_user, record._change_reason = reviewer, "Medical review recorded, no changes"
+            record.save()
+        live_changed.send(sender=Revision, changes=changes, now=now)
+    return records
+
+
 # --- editing -------------------------------------------------------------------------------------
 
 
@@ -441,7 +465,7 @@ class EditSession:
         self.captured = {}  # (label, pk) → None, in the order first saved
         self.created = set()
         self.deleted = set()
-        self.for_review = set()
+        self.for_review = False
         self.opened = []
         self.revisions = []
         self._after = []
@@ -473,8 +497,9 @@ class EditSession:
         self._capturing = True
 
     def request_review(self, obj):
-        """Send `obj`'s new draft for review once it is saved."""
-        self.for_review.add(registry.record_key(obj))
+        """Once saved, send for review the drafts of `obj` and of everything saved with it (its sections)."""
+        self.for_review = True
+        self.captured.setdefault(registry.record_key(obj), None)
 
     def after(self, function):
         """Run `function` after the drafts are saved (e.g. an admin log entry)."""
@@ -535,7 +560,7 @@ class EditSession:
                 if key in tokens and record.edit_token != tokens[key]:
                     raise EditConflict(_("%(what)s was changed by someone else meanwhile.") % {"what": label(record)})
             revision = save_draft(record, data, self.user)
-            if key in self.for_review:
+            if self.for_review and (revision is not None or _locked(record).draft_revision_id):
                 revision = submit(record, self.user)
             if revision is not None:
                 self.revisions.append(revision)

@@ -9,6 +9,7 @@ import re
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -46,6 +47,14 @@ def word_diff(old, new):
         if op in ("insert", "replace"):
             parts.append(f"<ins>{escape(''.join(new_words[b1:b2]))}</ins>")
     return mark_safe("".join(parts))  # noqa: S308 - every piece of text is escaped above
+
+
+def _version_id(request, name):
+    """A version number from the query string; anything but digits is a version that does not exist (404)."""
+    value = request.GET.get(name, "")
+    if value and not (value.isascii() and value.isdigit()):
+        raise Http404(f"No version {value!r}.")
+    return int(value) if value else None
 
 
 class ReadabilityAdminMixin:
@@ -113,8 +122,8 @@ class ContentAdmin(VersionTokenMixin, SimpleHistoryAdmin):
             raise PermissionDenied
         records = obj.history.order_by("-history_date", "-history_id")
         newest = list(records[:2])
-        new = get_object_or_404(records, history_id=request.GET.get("new") or newest[0].history_id)
-        old_id = request.GET.get("old") or (newest[1].history_id if len(newest) > 1 else new.history_id)
+        new = get_object_or_404(records, history_id=_version_id(request, "new") or newest[0].history_id)
+        old_id = _version_id(request, "old") or (newest[1].history_id if len(newest) > 1 else new.history_id)
         old = get_object_or_404(records, history_id=old_id)
         if old.history_date > new.history_date:
             old, new = new, old

@@ -12,6 +12,7 @@ reference numbers.
 import hashlib
 import html as html_lib
 import math
+import re
 import threading
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -26,6 +27,8 @@ from django.utils.safestring import mark_safe
 
 from references.citations import CitationNumbering, find_keys
 from references.models import Reference
+
+from .markdown_limits import MarkdownTooComplex, check
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "dl", "dt", "em",
@@ -49,6 +52,7 @@ _EXTENSION_CONFIGS = {"toc": {"baselevel": 3, "anchorlink": False, "permalink": 
 # Building a Markdown converter (loading its extensions) costs far more than converting a section,
 # so each thread keeps one and resets it between texts (converters are not thread-safe).
 _local = threading.local()
+_PARAGRAPHS = re.compile(r"\n[ \t]*\n")
 
 
 def _to_html(text):
@@ -77,15 +81,26 @@ def _scrollable_tables(html):
 
 
 def _sanitised_html(text):
-    """Markdown → sanitised HTML: the part of the pipeline that depends on nothing but the text."""
-    return _scrollable_tables(sanitise(_to_html(text or "")))
+    """Markdown → sanitised HTML: the part of the pipeline that depends on nothing but the text.
+
+    A text the pipeline cannot render in reasonable time or stack (markdown_limits; saving such text is refused,
+    but one may come from a fixture or an older release) is shown as plain paragraphs instead.
+    """
+    text = text or ""
+    try:
+        check(text)
+        html = _to_html(text)
+    except (MarkdownTooComplex, RecursionError):
+        _local.converter = None  # a converter interrupted mid-way is not reused
+        html = "".join(f"<p>{html_lib.escape(part.strip())}</p>" for part in _PARAGRAPHS.split(text) if part.strip())
+    return _scrollable_tables(sanitise(html))
 
 
 def pipeline_signature():
     """Names the pipeline's settings and library versions. Cache keys include it, so a deploy that changes how
     Markdown becomes HTML never serves HTML made the old way, even from a cache shared with older servers."""
     parts = (
-        3,  # bump when _sanitised_html's own code changes
+        4,  # bump when _sanitised_html's own code changes
         sorted(ALLOWED_TAGS),
         sorted((tag, sorted(names)) for tag, names in ALLOWED_ATTRIBUTES.items()),
         sorted(ALLOWED_URL_SCHEMES),
@@ -179,6 +194,10 @@ def preview(text):
 
     Unknown keys are named in a warning so the editor can fix them before saving.
     """
+    try:
+        check(text)
+    except MarkdownTooComplex as error:
+        return render_to_string("includes/_preview.html", {"error": str(error)})
     keys = find_keys(text)
     citations = CitationNumbering(references={ref.key: ref for ref in Reference.objects.filter(key__in=keys)})
     body = render_markdown(text, citations)

@@ -6,6 +6,7 @@ developer's machine; production sets DEBUG off and provides SECRET_KEY.
 
 import datetime
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -35,8 +36,16 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-# The public address, e.g. https://mesoinfo.example.org, for canonical URLs and the sitemap.
-SITE_URL = os.environ.get("SITE_URL", "")
+# The public address, e.g. https://mesoinfo.example.org: every absolute URL (canonical links, Open Graph, JSON-LD,
+# sitemaps, robots.txt) is built on it, never on the request's Host header, whose answer may be cached and served
+# to everyone. Required in production; with DEBUG the request's own address is used when it is unset.
+SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
+if SITE_URL and not re.fullmatch(r"https?://[^/?#\s]+", SITE_URL):
+    raise ImproperlyConfigured(
+        f"SITE_URL must be a scheme and host only, like https://mesoinfo.example.org, not {SITE_URL!r}."
+    )
+if not SITE_URL and not DEBUG:
+    raise ImproperlyConfigured("Set SITE_URL to the site's public address, e.g. https://mesoinfo.example.org.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -53,6 +62,7 @@ INSTALLED_APPS = [
     "editorial",
     "references",
     "treatments",
+    "registry",
     "pages",
 ]
 
@@ -60,6 +70,8 @@ MIDDLEWARE = [
     # Outermost: one structured log line per request (a friendly 503 for database outages is handler500).
     "mesoinfo.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Oversized request bodies are refused (413) before anything reads them.
+    "mesoinfo.middleware.RequestBodyLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "mesoinfo.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -69,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Staff previews and the admin: Cache-Control: private, no-store.
+    "mesoinfo.middleware.PrivateResponsesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Records who made each change in the content history.
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -151,8 +165,18 @@ MARKDOWNX_MEDIA_PATH = "uploads/"
 MARKDOWNX_UPLOAD_MAX_SIZE = 2 * 1024 * 1024
 # No SVG: it can carry script. Uploads are also checked by content (Pillow).
 MARKDOWNX_UPLOAD_CONTENT_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
-MARKDOWNX_SKIP_RESIZE = ("image/gif",)
+# mesoinfo/editor.py re-encodes every upload itself (GIFs too), so markdownx stores its bytes as they are.
+MARKDOWNX_SKIP_RESIZE = MARKDOWNX_UPLOAD_CONTENT_TYPES
 MARKDOWNX_IMAGE_MAX_SIZE = {"size": (1200, 1200), "quality": 85}
+
+# --- Request size ---------------------------------------------------------
+# Declared request bodies over these sizes are refused (413) before they are read (mesoinfo/middleware.py):
+# visitors without a session only send the login form; staff upload at most a 20 MB reference file (larger ones
+# up to this limit get the import form's own message).
+ANONYMOUS_MAX_BODY_BYTES = int(os.environ.get("ANONYMOUS_MAX_BODY_KB", "64")) * 1024
+MAX_REQUEST_BODY_BYTES = int(os.environ.get("MAX_REQUEST_BODY_MB", "32")) * 1024 * 1024
+# Form fields (not files) in one request: Django's default, 2.5 MB; larger pasted text is refused with a message.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- Security -------------------------------------------------------------
 # HTTPS: the site is served over HTTPS (directly or behind a TLS-terminating
@@ -204,15 +228,22 @@ ADMIN_URL = os.environ.get("ADMIN_URL", "admin/").strip("/") + "/"
 
 # Admin login throttling (django-axes): after AXES_FAILURE_LIMIT failed logins
 # for the same user name from the same address, that pair is locked out for
-# AXES_COOLOFF_HOURS.
+# AXES_COOLOFF_HOURS. Keyed on the pair, never the user name alone, so nobody can
+# lock a clinician out from every address by failing logins in their name.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = datetime.timedelta(hours=float(os.environ.get("AXES_COOLOFF_HOURS", "1")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+# The client's address (django-ipware): REMOTE_ADDR, or behind a proxy the X-Forwarded-For header that the proxy
+# sets to the address it was connected from (overwriting what the client sent). With anything other than exactly
+# one address in it, the proxy's own REMOTE_ADDR is used, never an address the client made up.
 if env_bool("BEHIND_PROXY", False):
-    AXES_IPWARE_PROXY_COUNT = 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = 0  # proxies listed in X-Forwarded-For besides the client: ours overwrites it
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 # --- Cache -----------------------------------------------------------------
 # Local memory by default; CACHE_URL=redis://host:6379/0 shares one Redis
@@ -225,9 +256,19 @@ LOCAL_MEMORY_CACHE = {
     "LOCATION": "mesoinfo",
     "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("CACHE_MAX_ENTRIES", "5000"))},
 }
+# Redis is never needed to answer: each call gives up after CACHE_TIMEOUT_MS and the site carries on without it
+# (mesoinfo/cache.py); /healthz then reports the cache as degraded.
+CACHE_TIMEOUT_SECONDS = int(os.environ.get("CACHE_TIMEOUT_MS", "250")) / 1000
+
+
+def redis_cache(url):
+    timeouts = {"socket_connect_timeout": CACHE_TIMEOUT_SECONDS, "socket_timeout": CACHE_TIMEOUT_SECONDS}
+    return {"BACKEND": "mesoinfo.cache.FailOpenRedisCache", "LOCATION": url, "OPTIONS": timeouts}
+
+
 if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL},
+        "default": redis_cache(CACHE_URL),
         # Each process also keeps the pages it serves most: a hit then skips the trip to Redis.
         "pages_local": LOCAL_MEMORY_CACHE,
     }
@@ -237,10 +278,25 @@ elif CACHE_URL == "dummy://":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 else:
     raise ImproperlyConfigured(f"CACHE_URL must be redis://…, locmem:// or dummy://, not {CACHE_URL!r}.")
+# /healthz answers 503 when the cache is unreachable (not only the database): for load balancers that should take
+# such a server out. Off by default: pages are served without the cache, and all servers share one Redis.
+HEALTHZ_CACHE_REQUIRED = env_bool("HEALTHZ_CACHE_REQUIRED", False)
 # 0 switches the whole-page cache off (rendered Markdown is still cached).
 PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "3600"))
+# Pages with a query string (?q=, ?page=) stored per page and content generation; later ones are answered uncached.
+PAGE_CACHE_VARIANTS = int(os.environ.get("PAGE_CACHE_VARIANTS", "100"))
 # PostgreSQL: each process learns of content changes by LISTEN/NOTIFY instead of a query per cached page.
 PAGE_CACHE_LISTEN = env_bool("PAGE_CACHE_LISTEN", True)
+
+# --- ClinicalTrials.gov registry (registry/, `manage.py sync_registry_trials`) ---
+# Who we are, in the User-Agent of every request to the registry: an e-mail or web address where its operators can
+# reach us. Set it in production.
+REGISTRY_CONTACT = os.environ.get("REGISTRY_CONTACT", "")
+# Studies asked for per request (the API allows up to 1,000) and the pause between requests, in seconds.
+REGISTRY_PAGE_SIZE = int(os.environ.get("REGISTRY_PAGE_SIZE", "100"))
+REGISTRY_PAGE_DELAY = float(os.environ.get("REGISTRY_PAGE_DELAY", "1"))
+# After this many days without a successful sync, "Find a clinical trial" says its list may be out of date.
+REGISTRY_STALE_DAYS = int(os.environ.get("REGISTRY_STALE_DAYS", "7"))
 
 # Structured logs: one JSON object a line on stdout; no personal data (no IP
 # addresses, user names, cookies or query strings).
@@ -255,5 +311,7 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # The registry sync's retries (registry/client.py): its own error line says what finally failed.
+        "urllib3": {"level": "ERROR"},
     },
 }

@@ -8,19 +8,20 @@ from django.templatetags.static import static as static_url
 from django.urls import include, path
 
 from treatments.caching import cache_public_page
-from treatments.sitemaps import SITEMAPS
+from treatments.sitemaps import SITEMAPS, sitemap_index
 
 from . import editor
 from .context_processors import absolute_url
 from .views import healthz
 
+handler400 = "mesoinfo.views.bad_request"
 handler500 = "mesoinfo.views.server_error"
 
 
 def robots_txt(request):
+    # The admin's address is not listed: robots.txt is public, and ADMIN_URL is meant to stay unknown.
     lines = [
         "User-agent: *",
-        f"Disallow: /{settings.ADMIN_URL}",
         "Disallow: /markdownx/",
         "Disallow: /search/",
         f"Sitemap: {absolute_url(request, '/sitemap.xml')}",
@@ -48,15 +49,16 @@ urlpatterns = [
     # A sitemap index, and one sitemap per kind of page, split into pages of at most 50,000 URLs (?p=2…).
     path(
         "sitemap.xml",
-        cache_public_page(sitemaps.index),
+        cache_public_page(sitemap_index),
         {"sitemaps": SITEMAPS, "sitemap_url_name": "sitemap-section"},
         name="sitemap-index",
     ),
     path(
         "sitemap-<section>.xml",
-        cache_public_page(sitemaps.sitemap),
+        cache_public_page(sitemaps.sitemap, params=["p"]),
         {"sitemaps": SITEMAPS},
         name="sitemap-section",
     ),
     path("", include("treatments.urls")),
+    path("", include("registry.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

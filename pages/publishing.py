@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from editorial import registry
+from editorial.models import Status
 
 from .models import Page, PageContent, PageDependency, PageVersion
 from .rendering import render
@@ -36,7 +37,7 @@ def _record(label, pk):
 
 
 def affected_pages(changes):
-    """{path: {revision, …}} for the pages a set of changes to what is live changes (revision None: unpublished)."""
+    """{path: {revision or None, …}} for the pages a set of changes to what is live changes."""
     affected = defaultdict(set)
     for change in changes:
         record, revision = change.record, change.revision
@@ -49,12 +50,13 @@ def affected_pages(changes):
         if own:  # a first publication makes the page; taking a record off the site ends it
             affected[own].add(revision)
         # The pages of what it links to, before and after, list what links to them (a drug page lists its trials).
-        links_after = [registry.record_key(t) for _f, t in registry.links(record)] if revision is not None else []
+        live = record.status == Status.PUBLISHED
+        links_after = [registry.record_key(t) for _f, t in registry.links(record)] if live else []
         for target_label, target_pk in {*change.links_before, *links_after}:
             path = own_path(_record(target_label, target_pk))
             if path:
                 affected[path].add(revision)
-        after = registry.snapshot(record) if revision is not None else None
+        after = registry.snapshot(record) if live else None
         for listing in PageDependency.objects.filter(label=label, object_id=None).select_related("page"):
             joined_or_left = change.before is None or after is None
             if joined_or_left or any(change.before["fields"].get(f) != after["fields"].get(f) for f in listing.fields):

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
@@ -9,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from editorial.admin import DraftAdmin, WorkflowForm
 
+from . import pending
 from .importing import FORMAT_NAMES, decode, detect_format, find_existing, parse, plan_import, reference_import
 from .integrity import admin_url, label
 from .models import Reference
@@ -57,7 +59,9 @@ class ReferenceForm(WorkflowForm):
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        label=_("File"), required=False, help_text=_("A .nbib/.txt (PubMed), .ris or .bib file, UTF-8.")
+        label=_("File"),
+        required=False,
+        help_text=_("A .nbib/.txt (PubMed), .ris or .bib file, UTF-8, up to 20 MB and 20,000 records."),
     )
     text = forms.CharField(
         label=_("…or paste the records"), required=False, widget=forms.Textarea(attrs={"rows": 12, "cols": 100})
@@ -126,36 +130,48 @@ class ReferenceAdmin(DraftAdmin):
         return [path("import/", view, name=f"{opts.app_label}_{opts.model_name}_import"), *super().get_urls()]
 
     def import_view(self, request):
-        """Upload or paste → preview of what will be created, what exists, what is malformed → confirm."""
+        """Upload or paste → preview of what will be created, what exists, what is malformed → confirm.
+
+        The preview keeps the file server-side (references/pending.py); confirming names it, never re-posts it.
+        """
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = ImportForm(request.POST or None, request.FILES or None)
-        plan = None
+        form, plan, token = ImportForm(request.POST or None, request.FILES or None), None, None
+        if request.method == "POST" and "confirm" in request.POST:
+            try:
+                text, fmt = pending.take(request, request.POST.get("token"))
+                plan = plan_import(parse(text, fmt))
+                created = reference_import(plan, user=request.user)
+            except ValueError as error:
+                messages.error(request, str(error))
+                return redirect("admin:references_reference_import")
+            pending.discard(request, request.POST.get("token"))
+            messages.success(
+                request,
+                _(
+                    "Import finished: %(summary)s. The new references are drafts: a medical reviewer publishes them, "
+                    "together with the pages that cite them."
+                )
+                % {"summary": plan.summary(len(created))},
+            )
+            return redirect("admin:references_reference_changelist")
         if request.method == "POST" and form.is_valid():
             text, fmt = form.cleaned_data["text"], form.cleaned_data["format"]
-            plan = plan_import(parse(text, fmt))
-            if "confirm" in request.POST:
-                try:
-                    created = reference_import(plan, user=request.user)
-                except ValueError as error:
-                    messages.error(request, str(error))
-                else:
-                    messages.success(
-                        request,
-                        _(
-                            "Import finished: %(summary)s. New references are drafts: pages can cite them once a "
-                            "medical reviewer has published them (Review and publish…)."
-                        )
-                        % {"summary": plan.summary(len(created))},
-                    )
-                    return redirect("admin:references_reference_changelist")
-            form = ImportForm(initial={"text": text, "format": fmt})
+            try:
+                plan = plan_import(parse(text, fmt))
+            except ValueError as error:
+                form.add_error(None, str(error))
+            else:
+                token = pending.keep(request, text, fmt) if plan.new else None
         context = {
             **self.admin_site.each_context(request),
             "title": _("Import references"),
             "opts": self.model._meta,
             "form": form,
             "plan": plan,
+            "token": token,
+            "max_file_mb": MAX_IMPORT_BYTES // (1024 * 1024),
+            "max_paste_mb": settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024),
             "changelist_url": reverse("admin:references_reference_changelist"),
         }
         return TemplateResponse(request, "admin/references/reference/import.html", context)

@@ -7,6 +7,28 @@ import rispy
 from bibtexparser.model import Entry, Field
 
 ET_AL = re.compile(r",?\s*et al\.?$", re.I)
+# Line breaks and other control characters end a RIS line (and so could start a record of their own).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+
+
+def _one_line(value):
+    """A field's text on one line: every line break or control character becomes a space."""
+    return " ".join(_CONTROL.sub(" ", str(value or "")).split())
+
+
+def _bibtex_value(value):
+    """Text safe inside a BibTeX field's braces. Balanced braces (LaTeX grouping) are kept; otherwise every brace
+    is dropped, since a stray '}' (or one a backslash hides from the brace count) would end the field early and
+    let the rest of the text add fields or entries of its own. No trailing backslash either: it would escape the
+    closing brace."""
+    value, depth = _one_line(value), 0
+    for char in value:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0:
+            break
+    if depth != 0 or "\\{" in value or "\\}" in value:
+        value = value.replace("{", "").replace("}", "")
+    return value.rstrip("\\").rstrip()
 
 
 def split_authors(authors):
@@ -31,7 +53,7 @@ def _pages(pages):
 def to_ris(references):
     entries = []
     for ref in references:
-        names, _ = split_authors(ref.authors)
+        names, _ = split_authors(_one_line(ref.authors))
         start, end = _pages(ref.pages)
         entry = {
             "type_of_reference": "ABST" if ref.note.lower().startswith("abstract") else "JOUR",
@@ -46,10 +68,12 @@ def to_ris(references):
             "end_page": end,
             "notes": [ref.note] if ref.note else [],
             "doi": ref.doi,
-            "urls": [ref.url] if ref.url else [],
+            # Only web addresses: a stored javascript: or data: URL is never handed on.
+            "urls": [ref.link_url] if ref.link_url else [],
+            "accession_number": ref.pmid,
         }
-        if ref.pmid:
-            entry["accession_number"] = ref.pmid
+        entry = {name: [_one_line(v) for v in value] if isinstance(value, list) else _one_line(value)
+                 for name, value in entry.items()}  # fmt: skip
         entries.append({name: value for name, value in entry.items() if value})
     return rispy.dumps(entries)
 
@@ -57,7 +81,7 @@ def to_ris(references):
 def to_bibtex(references):
     library = bibtexparser.Library()
     for ref in references:
-        names, et_al = split_authors(ref.authors)
+        names, et_al = split_authors(_bibtex_value(ref.authors))
         authors = " and ".join([*map(_surname_first, names), *(["others"] if et_al else [])])
         fields = {
             "author": authors,
@@ -70,7 +94,8 @@ def to_bibtex(references):
             "note": ref.note,
             "doi": ref.doi,
             "pmid": ref.pmid,
-            "url": ref.url,
+            "url": ref.link_url,
         }
+        fields = {name: _bibtex_value(value) for name, value in fields.items()}
         library.add(Entry("article", ref.key, [Field(name, value) for name, value in fields.items() if value]))
     return bibtexparser.write_string(library)

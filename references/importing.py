@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from pylatexenc.latex2text import LatexNodes2Text
+from pylatexenc.latexwalker import LatexWalker, get_default_latex_context_db
 
 from .export import split_authors
 from .integrity import normalise_doi
@@ -39,6 +40,17 @@ MAX_AUTHORS = 6  # AMA: list all up to 6; more than 6 → first 3 + "et al"
 AMA_SHORT_LIST = 3
 BATCH_SIZE = 500  # rows per IN (...) lookup and per bulk_create batch
 MIN_YEAR = 1000
+# Beyond these a record is rejected with a reason, and its text is never converted (LaTeX conversion takes time
+# that grows with the square of a value's length). Real records are far smaller: a long title is 300 characters,
+# a MEDLINE record with its abstract and 50 authors a few hundred lines.
+MAX_FIELD_CHARS = 4_000
+MAX_RECORD_LINES = 2_000
+MAX_RECORDS = 20_000  # a file with more is refused before it is parsed: split it (each part takes seconds)
+_RECORD_STARTS = {
+    "medline": re.compile(r"^PMID-", re.M),
+    "ris": re.compile(r"^TY  -", re.M),
+    "bibtex": re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.M),
+}
 
 MATCH_PMID, MATCH_DOI, MATCH_TITLE = "PMID", "DOI", "title and year"
 # full_clean's uniqueness checks cost queries per record; plan_import and _check_still_free do them in bulk.
@@ -164,7 +176,14 @@ def parse(text: str, fmt: str) -> list[ParsedRecord]:
     parsers = {"medline": _parse_medline, "ris": _parse_ris, "bibtex": _parse_bibtex}
     if fmt not in parsers:
         raise ValueError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
-    return parsers[fmt](_normalise_text(text))
+    text = _normalise_text(text)
+    count = len(_RECORD_STARTS[fmt].findall(text))
+    if count > MAX_RECORDS:
+        raise ValueError(
+            f"The file has about {count:,} records; at most {MAX_RECORDS:,} can be imported at once. "
+            "Split it into smaller files."
+        )
+    return parsers[fmt](text)
 
 
 # --------------------------------------------------------------------------- field cleaning
@@ -285,9 +304,17 @@ def format_authors(names: Iterable[str], et_al=False) -> str:
 
 
 def _finish(index, line, fields, errors):
-    if not fields.get("title"):
+    if not fields.get("title") and not any("too long" in error for error in errors):
         errors.insert(0, "no title")
+    for name, value in fields.items():
+        if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+            errors.append(_too_long(name, value))
+            fields[name] = value[:MAX_FIELD_CHARS]  # shown shortened in the preview; never imported
     return ParsedRecord(index=index, line=line, fields=fields, error="; ".join(errors) or None)
+
+
+def _too_long(name, value):
+    return f"{name} too long ({len(value):,} characters; at most {MAX_FIELD_CHARS:,})"
 
 
 # --------------------------------------------------------------------------- MEDLINE
@@ -317,16 +344,20 @@ def _parse_medline(text):
     records = []
     for index, (start, lines) in enumerate(_medline_chunks(text.split("\n")), 1):
         tags, errors, last = {}, [], None
+        if len(lines) > MAX_RECORD_LINES:
+            errors.append(f"the record is {len(lines):,} lines long (at most {MAX_RECORD_LINES:,})")
+            lines = []
         for number, line in lines:
             tagged = _medline_tag(line)
             if tagged:
                 last = tagged[0]
-                tags.setdefault(last, []).append(tagged[1])
+                tags.setdefault(last, []).append([tagged[1]])
             elif line[:1].isspace() and last:
-                tags[last][-1] = f"{tags[last][-1]} {line.strip()}".strip()
+                tags[last][-1].append(line.strip())  # joined below: appending is linear, concatenating is not
             else:
                 errors.append(f"line {number} is not a MEDLINE line ({_clean(line)[:40]!r})")
                 break
+        tags = {tag: [" ".join(parts).strip() for parts in values] for tag, values in tags.items()}
 
         def first(*names, tags=tags):
             return next((_clean(value) for name in names for value in tags.get(name, []) if _clean(value)), "")
@@ -407,6 +438,9 @@ def _parse_ris(text):
     records = []
     for index, (start, lines, problem) in enumerate(_ris_chunks(text.split("\n")), 1):
         errors = [problem] if problem else []
+        if len(lines) > MAX_RECORD_LINES:
+            errors.append(f"the record is {len(lines):,} lines long (at most {MAX_RECORD_LINES:,})")
+            lines = lines[:1]
         body = lines if lines and lines[0].startswith("TY") else ["TY  - GEN", *lines]
         if not body[-1].startswith("ER"):
             body.append("ER  - ")
@@ -440,13 +474,19 @@ def _parse_ris(text):
 # --------------------------------------------------------------------------- BibTeX
 
 _latex = LatexNodes2Text(math_mode="text", strict_latex_spaces=True)
+_LATEX_CONTEXT = get_default_latex_context_db()  # built once: pylatexenc otherwise builds it for every value
+_LATEX_MARKUP = re.compile(r"[\\{}$~^_]")
 
 
 def _detex(value):
     """LaTeX to plain text: accents, {Protected} braces, \\& and math. A bare % or & is literal text."""
-    value = re.sub(r"(?<!\\)([%&#])", r"\\\1", str(value or ""))
+    value = str(value or "")
+    if not _LATEX_MARKUP.search(value):  # plain text (most values): nothing to convert
+        return _clean(value)
+    value = re.sub(r"(?<!\\)([%&#])", r"\\\1", value)
     try:
-        return _clean(_latex.latex_to_text(value))
+        nodes = LatexWalker(value, latex_context=_LATEX_CONTEXT).get_latex_nodes()[0]
+        return _clean(_latex.nodelist_to_text(nodes))
     except Exception:  # pylatexenc is lenient; keep the raw text rather than lose the record
         return _clean(value.replace("{", "").replace("}", ""))
 
@@ -533,7 +573,13 @@ def _parse_bibtex(text):
 
 
 def _bibtex_fields(entry, errors):
-    values = {key.lower(): _clean(value.value) for key, value in entry.fields_dict.items()}
+    values = {}
+    for key, value in entry.fields_dict.items():
+        text = str(value.value or "")
+        if len(text) > MAX_FIELD_CHARS:  # never converted: refused before the slow LaTeX conversion
+            errors.append(_too_long(key.lower(), text))
+            text = ""
+        values[key.lower()] = _clean(text)
 
     def first(*names):
         return next((values[name] for name in names if values.get(name)), "")
@@ -591,17 +637,22 @@ def first_author_surname(authors):
     return " ".join(tokens)
 
 
-def generate_key(authors: str, year: int | None, taken: set) -> str:
+def generate_key(authors: str, year: int | None, taken: set, tried: dict | None = None) -> str:
     """'vogelzang-2003', 'de-pangher-manzini-2003', 'anon-2003', 'vogelzang-nd'; then '-b', '-c'… if taken.
 
-    Adds the key it returns to `taken`.
+    Adds the key it returns to `taken`. `tried` (stem → last suffix number tried), kept across the calls of one
+    import, makes the next key with the same stem start where the last one stopped: linear, not quadratic, in
+    a file with thousands of works by one first author in one year.
     """
     base = _slug(first_author_surname(authors))[:60].strip("-") or "anon"
     stem = f"{base}-{year or 'nd'}"
-    key, number = stem, 1
+    number = (tried or {}).get(stem, 1)
+    key = stem if number == 1 else f"{stem}-{_suffix(number)}"
     while key in taken:
         number += 1
         key = f"{stem}-{_suffix(number)}"
+    if tried is not None:
+        tried[stem] = number
     taken.add(key)
     return key
 
@@ -684,7 +735,7 @@ def plan_import(records: list[ParsedRecord]) -> ImportPlan:
     """
     plan = ImportPlan()
     existing = _load_existing([record for record in records if not record.error])
-    taken = set(Reference.objects.values_list("key", flat=True))
+    taken, tried = set(Reference.objects.values_list("key", flat=True)), {}
     seen = {}  # (rule, value) → the first record in this file with it
     for record in records:
         if record.error:
@@ -704,7 +755,7 @@ def plan_import(records: list[ParsedRecord]) -> ImportPlan:
             except ValidationError as error:
                 plan.rejected.append(RejectedRecord(record, _validation_message(error)))
                 continue
-            key = generate_key(record.fields["authors"], record.fields["year"], taken)
+            key = generate_key(record.fields["authors"], record.fields["year"], taken, tried)
             plan.new.append(NewReference(record, key))
         for identity in identities:
             seen.setdefault(identity, record)

@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from editorial.models import Publishable, publish_permissions
+from mesoinfo.markdown_limits import MarkdownTooComplex
+from mesoinfo.markdown_limits import check as check_markdown
 
 from .citations import find_keys
 
@@ -183,8 +185,15 @@ class CitingModel(models.Model):
     def clean(self):
         super().clean()
         errors = {}
+        for name in self.markdown_fields:
+            try:
+                check_markdown(getattr(self, name))
+            except MarkdownTooComplex as error:
+                errors[name] = str(error)
         known = set(Reference.objects.filter(key__in=self.cited_keys()).values_list("key", flat=True))
         for name in self.markdown_fields:
+            if name in errors:
+                continue
             unknown = [key for key in find_keys(getattr(self, name)) if key not in known]
             if unknown:
                 errors[name] = _(

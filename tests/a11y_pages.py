@@ -5,7 +5,9 @@ tests, a missing tool skips its tests, unless REQUIRE_BROWSER=1 (CI), where it f
 """
 
 import io
+import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,8 @@ PAGES = {
     "glossary": "/glossary/",
     "search": "/search/?q=pemetrexed",
     "search-empty": "/search/?q=",
+    "find-trials": "/clinical-trials/find/",
+    "find-trials-filtered": "/clinical-trials/find/?country=France&phase=PHASE2",
     "404": "/no-such-page/",
 }
 NOT_FOUND = {"404"}
@@ -44,6 +48,8 @@ CONTENT = {
     "trial": "main table",
     "glossary": "main dl dt",
     "search": 'main a[href="/drugs/pemetrexed/"]',
+    "find-trials": "main ol.study-list article",
+    "find-trials-filtered": "main ol.study-list article",
 }
 
 
@@ -55,7 +61,17 @@ def missing_tool(reason):
 
 
 def load_seed():
+    """The seed page, and the registry's sample pages (tests/registry/samples) for "Find a clinical trial"."""
     call_command("load_seed", stdout=io.StringIO(), verbosity=0)
+    samples = ROOT / "tests" / "registry" / "samples"
+    with tempfile.TemporaryDirectory() as folder:
+        pages = Path(folder) / "pages.jsonl"
+        pages.write_text(
+            "".join(
+                json.dumps(json.loads((samples / name).read_text())) + "\n" for name in ("page1.json", "page2.json")
+            )
+        )
+        call_command("sync_registry_trials", "--from-file", str(pages), stdout=io.StringIO())
 
 
 STAFF_PASSWORD = "staff-preview-password-for-tests"

@@ -176,3 +176,10 @@ def test_load_seed_dates_publication_and_starts_history(client):
     assert Reference.objects.get(key="vogelzang-2003").history.count() == 1
     html = client.get(overview.get_absolute_url()).content.decode()
     assert "Awaiting medical review." in html and "Last updated" in html
+
+
+def test_only_keynote_028_has_a_registry_number(seed):
+    # ../shared/seed/reference-identifiers.md verifies NCT02054806; the 2003 studies predate registration.
+    numbered = dict(Trial.objects.exclude(nct_id="").values_list("slug", "nct_id"))
+    assert numbered == {"keynote-028-pembrolizumab": "NCT02054806"}
+    assert Trial.objects.filter(nct_id="").count() == Trial.objects.count() - 1

@@ -143,12 +143,12 @@ class TrialAdmin(PublishableAdmin):
     ]
     list_filter = ["phase", "trial_status", *PublishableAdmin.list_filter]
     list_select_related = ["regimen", "draft_revision"]
-    search_fields = ["title", "design", "summary", "regimen__name", "drugs__generic_name"]
+    search_fields = ["title", "nct_id", "design", "summary", "regimen__name", "drugs__generic_name"]
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["regimen", "drugs", "references"]
     inlines = [TrialOutcomeInline]
     fields = [
-        "title", "slug", "phase", "design", "trial_status", "patient_count", "regimen", "drugs", "summary",
+        "title", "slug", "nct_id", "phase", "design", "trial_status", "patient_count", "regimen", "drugs", "summary",
         "references",
     ]  # fmt: skip
 

@@ -50,15 +50,15 @@ log = logging.getLogger(__name__)
 
 # Cookies that mean the response may be personal: a session (staff, or anyone logged in) or flash messages.
 PERSONAL_COOKIES = ("messages",)
-# The query parameters public pages read: ?page= (lists, drug pages), ?q= (search), ?p= (sitemaps).
-PAGE_QUERY_PARAMETERS = ("page", "p", "q")
+# A query-string value longer than this is answered but never stored (search terms are clipped shorter anyway).
+MAX_CACHED_PARAMETER_LENGTH = 100
 CHANNEL = "mesoinfo_content"
 LISTENER_NAME = "mesoinfo page cache listener"  # its application_name in pg_stat_activity
 
 
 # What pages are rendered with, besides content: a deploy that changes any of it gets new cache keys, so a shared
 # cache (Redis) never serves pages rendered by the code, templates or stylesheet names of the previous release.
-RENDERING_SOURCES = ("mesoinfo", "treatments", "references", "templates")
+RENDERING_SOURCES = ("mesoinfo", "treatments", "references", "registry", "templates")
 
 
 @once
@@ -81,9 +81,11 @@ def _first_generation():
     return time.time_ns()
 
 
-def _read_state(cursor):
+def _read_state(cursor, wait=None):
     """(generation, next scheduled go-live time or None) from the database, or None before the first change."""
     cursor.execute(f"SELECT value, next_go_live FROM {PageCacheGeneration._meta.db_table} WHERE id = 1")
+    if wait is not None:  # an asynchronous connection (the listener's)
+        wait()
     row = cursor.fetchone()
     if row is None:
         return None
@@ -98,15 +100,20 @@ def _read_state(cursor):
 class GenerationWatcher:
     """This process's copy of the content generation, kept current by PostgreSQL LISTEN/NOTIFY.
 
-    `value` is None whenever the copy is not known to be current; callers then read the database.
+    `value` is None whenever the copy is not known to be current; callers then read the database. Every
+    RECHECK_SECONDS the listener reads the number again; each database call it makes gives up after
+    TIMEOUT_SECONDS, so a connection that silently stops answering (dropped packets, socket still open) is
+    treated as lost. A copy not confirmed within RECHECK_SECONDS + TIMEOUT_SECONDS is not used either.
     """
 
     RECHECK_SECONDS = 5  # also re-read the number this often, and notice a lost connection
+    TIMEOUT_SECONDS = 2  # connecting, LISTEN or a re-read taking longer: the connection is lost
     RETRY_SECONDS = 2
 
     def __init__(self):
         self.value = None
         self.next_go_live = None
+        self.confirmed_at = 0.0  # time.time() when the listener last confirmed `value`
         self._pid = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -124,10 +131,19 @@ class GenerationWatcher:
                     self._stop, self._wake = threading.Event(), os.pipe()
                     self.thread = threading.Thread(target=self._listen, name="page-cache-listener", daemon=True)
                     self.thread.start()
-        return self.value
+        return self.confirmed_value()
 
-    def _store(self, state):
-        # The go-live time first: whoever sees the new number also sees the schedule that came with it.
+    def confirmed_value(self):
+        """`value`, if the listener confirmed it recently enough; else None (unknown: read the database)."""
+        value = self.value
+        if value is None or time.time() - self.confirmed_at > self.RECHECK_SECONDS + self.TIMEOUT_SECONDS:
+            return None
+        return value
+
+    def _confirm(self, state):
+        """Keep the (generation, next go-live time) just read; the go-live time first, so that whoever sees the new
+        number also sees the schedule that came with it."""
+        self.confirmed_at = time.time()
         self.next_go_live = state[1] if state else None
         self.value = state[0] if state else None
 
@@ -154,37 +170,52 @@ class GenerationWatcher:
 
         stop, wake = self._stop, self._wake[0]
         while not stop.is_set():
+            conn = None
             try:
-                conn = psycopg2.connect(**{**connection.get_connection_params(), "application_name": LISTENER_NAME})
-            except psycopg2.Error as error:
-                log.warning("page cache: cannot listen for content changes (%s); reading the database", error)
-                stop.wait(self.RETRY_SECONDS)
-                continue
-            try:
-                conn.autocommit = True
+                # Asynchronous mode: every call below is waited for with a timeout, never blocked on for good.
+                params = {**connection.get_connection_params(), "application_name": LISTENER_NAME}
+                conn = psycopg2.connect(**params, async_=True)
+                _wait(conn, self.TIMEOUT_SECONDS)
                 self.backend_pid = conn.get_backend_pid()
-                with conn.cursor() as cursor:
-                    cursor.execute(f"LISTEN {CHANNEL}")
-                    self._store(_read_state(cursor))  # after LISTEN, so no change can fall in between
-                    while not stop.is_set():
-                        readable = select.select([conn, wake], [], [], self.RECHECK_SECONDS)[0]
+                cursor = conn.cursor()
+                cursor.execute(f"LISTEN {CHANNEL}")
+                _wait(conn, self.TIMEOUT_SECONDS)
+                self._confirm(self._read(conn, cursor))  # after LISTEN, so no change can fall in between
+                while not stop.is_set():
+                    readable = select.select([conn, wake], [], [], self.RECHECK_SECONDS)[0]
+                    if conn in readable:
                         conn.poll()
-                        if wake in readable or not readable:  # asked to, or every RECHECK_SECONDS
-                            if wake in readable:
-                                os.read(wake, 512)
-                            conn.notifies.clear()  # the number read now is at least as new as these
-                            self._store(_read_state(cursor))
-                        elif conn.notifies:
-                            # The row holds the newest number and the next scheduled go-live time.
-                            conn.notifies.clear()
-                            self._store(_read_state(cursor))
+                    if wake in readable or not readable or conn.notifies:
+                        # Asked to, every RECHECK_SECONDS, or notified: the row holds the newest number and the
+                        # next scheduled go-live time, and is at least as new as any notification received.
+                        if wake in readable:
+                            os.read(wake, 512)
+                        conn.notifies.clear()
+                        self._confirm(self._read(conn, cursor))
             except (psycopg2.Error, OSError, ValueError) as error:
                 log.warning("page cache: lost the content-change listener (%s); reading the database", error)
                 self.value = None
                 stop.wait(self.RETRY_SECONDS)
             finally:
                 self.value = None
-                conn.close()
+                if conn is not None:
+                    conn.close()
+
+    def _read(self, conn, cursor):
+        return _read_state(cursor, wait=lambda: _wait(conn, self.TIMEOUT_SECONDS))
+
+
+def _wait(conn, timeout):
+    """Drive an asynchronous psycopg2 connection until its current operation is done; TimeoutError after
+    `timeout` seconds without an answer."""
+    from psycopg2.extensions import POLL_OK, POLL_READ
+
+    deadline = time.monotonic() + timeout
+    while (state := conn.poll()) != POLL_OK:
+        remaining = deadline - time.monotonic()
+        reading, writing = ([conn], []) if state == POLL_READ else ([], [conn])
+        if remaining <= 0 or not any(select.select(reading, writing, [], remaining)[:2]):
+            raise TimeoutError(f"no answer from the database within {timeout} s")
 
 
 watcher = GenerationWatcher()
@@ -192,8 +223,9 @@ watcher = GenerationWatcher()
 
 def generation_state():
     """(content generation, next scheduled go-live time or None): this process's copy, else the database's."""
-    if watcher.current() is not None:
-        return watcher.value, watcher.next_go_live
+    value = watcher.current()
+    if value is not None:
+        return value, watcher.next_go_live
     # A plain cursor: this runs on every cache hit, where the ORM's own overhead is a large share of the cost.
     with connection.cursor() as cursor:
         state = _read_state(cursor)
@@ -240,9 +272,13 @@ def publish_what_is_due():
         log.exception("page cache: publishing scheduled changes failed")
 
 
-def cache_public_page(view):
+def cache_public_page(view, params=()):
     """Mark a public view: cached for anonymous visitors (``PageCacheMiddleware`` does the work); rendered with
-    the working drafts, never cached, for staff (editorial.preview)."""
+    the working drafts, never cached, for staff (editorial.preview).
+
+    `params` names the query parameters the view reads (``?page=``, ``?q=``): only they are part of the cache key,
+    so any other parameter (``?utm_source=``, ``?q=`` on a page that has no search) shares the page's one entry.
+    """
 
     @wraps(view)
     def page(request, *args, **kwargs):
@@ -252,6 +288,7 @@ def cache_public_page(view):
 
     page.page_cacheable = True
     page.public_view = view
+    page.page_cache_params = tuple(params)
     return page
 
 
@@ -269,8 +306,10 @@ class PageCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not self._public_page(request):
+        view = self._public_view(request)
+        if view is None:
             return self.get_response(request)
+        request.get_host()  # a Host not in ALLOWED_HOSTS is refused (400) before the cache can answer it
         try:
             generation, next_go_live = generation_state()
             if next_go_live is not None and timezone.now() >= next_go_live:
@@ -278,7 +317,7 @@ class PageCacheMiddleware:
                 generation, next_go_live = generation_state()
         except DatabaseError:
             return self.get_response(request)  # the database is down: the view answers (with the friendly 503 page)
-        key = self._key(request, generation)
+        key, variants = self._key(request, view, generation)
         if key is None:
             return self.get_response(request)
         # With a shared cache (Redis), each process also keeps pages in local memory ("pages_local"). Keys
@@ -294,28 +333,48 @@ class PageCacheMiddleware:
             return HttpResponse(content, headers=headers)
         response = self.get_response(request)
         if response.status_code == 200 and not response.streaming and not response.cookies:
+            if variants is not None and not self._variant_allowed(variants):
+                return response
             page = (response.content, list(response.items()))
             for store in (cache, local) if local is not None else (cache,):
                 store.set(key, page, settings.PAGE_CACHE_SECONDS)
         return response
 
     @staticmethod
-    def _public_page(request):
+    def _public_view(request):
+        """The public (page-cacheable) view a GET or HEAD request is for, or None."""
         if request.method not in ("GET", "HEAD"):
-            return False
+            return None
         try:
-            return getattr(resolve(request.path_info).func, "page_cacheable", False)
+            view = resolve(request.path_info).func
         except Resolver404:
+            return None
+        return view if getattr(view, "page_cacheable", False) else None
+
+    @staticmethod
+    def _variant_allowed(counter):
+        """Whether one more variant (query-string value) of this page may be stored: at most PAGE_CACHE_VARIANTS
+        per page and content generation, so made-up ``?q=`` values cannot fill the cache (and each process's
+        local copy). The page without a query string is always stored; later variants are answered uncached."""
+        cache.add(counter, 0, settings.PAGE_CACHE_SECONDS)
+        try:
+            return cache.incr(counter) <= settings.PAGE_CACHE_VARIANTS
+        except ValueError:  # evicted in between
             return False
 
     @staticmethod
-    def _key(request, generation):
+    def _key(request, view, generation):
+        """(cache key, variant counter key or None), or (None, None) when this request is not cached."""
         if not settings.PAGE_CACHE_SECONDS:
-            return None
+            return None, None
         if settings.SESSION_COOKIE_NAME in request.COOKIES or any(c in request.COOKIES for c in PERSONAL_COOKIES):
-            return None
-        # Only the parameters the public views read are part of the key: tracking tags (?utm_source=…) or made-up
-        # parameters share the page's entry instead of filling the cache with copies of it.
-        query = [(name, request.GET[name]) for name in PAGE_QUERY_PARAMETERS if name in request.GET]
+            return None, None
+        # Only the parameters this view reads are part of the key: tracking tags (?utm_source=…) or parameters
+        # of other pages share the page's entry instead of filling the cache with copies of it.
+        query = [(name, request.GET[name]) for name in view.page_cache_params if name in request.GET]
+        if any(len(value) > MAX_CACHED_PARAMETER_LENGTH for _, value in query):
+            return None, None
+        release = f"{release_signature()}:{generation}"
         digest = hashlib.sha256(repr((settings.SITE_URL, request.path, query)).encode()).hexdigest()
-        return f"mesoinfo:page:{release_signature()}:{generation}:{digest}"
+        variants = f"mesoinfo:variants:{release}:{hashlib.sha256(request.path.encode()).hexdigest()}" if query else None
+        return f"mesoinfo:page:{release}:{digest}", variants

@@ -18,6 +18,8 @@ from references.citations import TAG_RE
 SKIP_TAGS = {"a", "h1", "h2", "h3", "h4", "h5", "h6", "sup", "code", "pre", "abbr", "caption", "th", "mark"}
 _TAG_NAME_RE = re.compile(r"<\s*(/?)\s*([a-zA-Z0-9]+)")
 _VOID_TAGS = {"br", "hr", "img"}
+# Character references in the text of sanitised HTML ("&amp;", "&gt;", "&#39;"): never part of a word to mark.
+_ENTITY_RE = re.compile(r"(&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);)")
 
 
 class GlossaryMarker:
@@ -55,7 +57,12 @@ class GlossaryMarker:
             elif skipping or not part.strip():
                 parts.append(part)
             else:
-                parts.append(self.pattern.sub(lambda match: self._link(match, marked_here), part))
+                parts += [
+                    piece
+                    if _ENTITY_RE.fullmatch(piece)
+                    else self.pattern.sub(lambda m: self._link(m, marked_here), piece)
+                    for piece in _ENTITY_RE.split(part)
+                ]
         return "".join(parts)
 
     def _track(self, tag, skipping):

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from markdownx.models import MarkdownxField
@@ -10,6 +10,7 @@ from simple_history.models import HistoricalRecords
 
 # Status and REVIEW_INTERVAL are the editorial app's; imported here too, where content code has always found them.
 from editorial.models import REVIEW_INTERVAL, Publishable, PublishableQuerySet, Status, publish_permissions  # noqa: F401
+from mesoinfo.nct import nct_url, validate_nct_id
 from references.models import CitingModel, Reference
 
 CITE_HELP = _(
@@ -55,12 +56,12 @@ class OverviewQuerySet(PublishableQuerySet):
     def with_page_content(self, preview=False):
         """Everything an overview page shows, in a fixed number of queries.
 
-        The public sees only published sections and trials; `preview` (staff) sees every state.
+        The public sees only published sections, trials and trials' drugs; `preview` (staff) sees every state.
         """
-        sections, trials = TreatmentOption.objects.all(), Trial.objects.all()
+        sections, trials, drugs = TreatmentOption.objects.all(), Trial.objects.all(), Drug.objects.all()
         if not preview:
-            sections, trials = sections.published(), trials.published()
-        trials = trials.select_related("regimen").prefetch_related("references", "outcomes", "drugs")
+            sections, trials, drugs = sections.published(), trials.published(), drugs.published()
+        trials = trials.select_related("regimen").prefetch_related("references", "outcomes", Prefetch("drugs", drugs))
         return self.select_related("reviewed_by__reviewer_profile").prefetch_related(
             Prefetch("sections", queryset=sections.prefetch_related(Prefetch("trials", queryset=trials))),
             Prefetch("next_links", queryset=NextLink.objects.select_related("target")),
@@ -237,6 +238,16 @@ class Trial(CitingModel, Searchable, Publishable):
 
     title = models.CharField(_("title"), max_length=300, help_text=_("Plain-language name of the study."))
     slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    nct_id = models.CharField(
+        _("ClinicalTrials.gov number"),
+        max_length=11,
+        blank=True,
+        validators=[validate_nct_id],
+        help_text=_(
+            "NCT followed by 8 digits, copied from the study's ClinicalTrials.gov page. Leave empty if the study "
+            "was never registered there; never guess one."
+        ),
+    )
     phase = models.CharField(_("phase"), max_length=4, choices=Phase, blank=True)
     design = models.CharField(
         _("design"), max_length=300, blank=True, help_text=_("e.g. 'multicenter, compared with cisplatin alone'.")
@@ -271,6 +282,9 @@ class Trial(CitingModel, Searchable, Publishable):
         ordering = ["title"]
         # The trial list pages through trials in title order.
         indexes = [models.Index(fields=["title"], name="trial_title_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["nct_id"], condition=~Q(nct_id=""), name="trial_nct_id_unique"),
+        ]
         verbose_name = _("trial")
         verbose_name_plural = _("trials")
         permissions = publish_permissions("trial", "trials")
@@ -280,6 +294,10 @@ class Trial(CitingModel, Searchable, Publishable):
 
     def get_absolute_url(self):
         return reverse("treatments:trial-detail", args=[self.slug])
+
+    @property
+    def registry_url(self):
+        return nct_url(self.nct_id) if self.nct_id else ""
 
     @property
     def key_result(self):

@@ -26,6 +26,12 @@ def content_models():
     return found
 
 
+# ClinicalTrials.gov studies (registry/) are written by the sync only: both roles see them and the sync log, and only
+# a medical reviewer may change one, which means hiding it from the public list (with a reason) or showing it again.
+REGISTRY_VIEW = [("registry", "view_registrystudy"), ("registry", "view_registrysync")]
+REGISTRY_REVIEW = [("registry", "change_registrystudy")]
+
+
 def group_permissions():
     """{group name: [(app_label, codename), …]}"""
     from editorial.registry import PUBLISHABLE
@@ -43,6 +49,8 @@ def group_permissions():
         reviewer.append((app_label, f"publish_{name}"))
     for role in (editor, reviewer):
         role.append(("editorial", "view_revision"))
+    editor += REGISTRY_VIEW
+    reviewer += REGISTRY_VIEW + REGISTRY_REVIEW
     return {EDITOR: editor, MEDICAL_REVIEWER: reviewer}
 
 

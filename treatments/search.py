@@ -41,7 +41,8 @@ def document_fields(obj):
             return obj.generic_name, keywords, f"{plain_text(obj.how_it_works)} {plain_text(obj.approval_note)}"
         case Trial():
             treatment = obj.regimen.name if obj.regimen_id else ""
-            return obj.title, f"{obj.get_phase_display()} {obj.design} {treatment}", plain_text(obj.summary)
+            keywords = f"{obj.get_phase_display()} {obj.design} {treatment} {obj.nct_id}"
+            return obj.title, keywords, plain_text(obj.summary)
     raise TypeError(f"{type(obj).__name__} is not searchable")
 
 

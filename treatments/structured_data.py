@@ -65,6 +65,13 @@ def drug(drug, url):
 
 def medical_trial(trial, url, citations):
     data = {"@context": CONTEXT, "@type": "MedicalTrial", "name": trial.title, "url": url}
+    if trial.nct_id:
+        data["identifier"] = {
+            "@type": "PropertyValue",
+            "propertyID": "ClinicalTrials.gov",
+            "value": trial.nct_id,
+            "url": trial.registry_url,
+        }
     if trial.phase:
         data["phase"] = trial.get_phase_display()
     description = plain_text(trial.summary)

@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 
 from django.core.paginator import InvalidPage, Paginator
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -14,7 +15,7 @@ from references.models import Reference
 
 from . import structured_data
 from .glossary import GlossaryMarker
-from .models import Drug, GlossaryTerm, Overview, TreatmentOption, Trial
+from .models import Drug, GlossaryTerm, Overview, RegimenDrug, TreatmentOption, Trial
 from .search import clean_query, search
 
 
@@ -86,6 +87,17 @@ def cited_in(*texts, preview=False):
 
 def glossary_terms(request):
     return visible(request, GlossaryTerm.objects.all())
+
+
+def trial_drugs(request, in_regimen=True):
+    """Prefetches of a trial's drugs (alone, and in its regimen) that the visitor may see: the public never meets
+    an unpublished drug's name on a trial (tables, pages, links, JSON-LD)."""
+    drugs = visible(request, Drug.objects.all())
+    prefetches = [Prefetch("drugs", drugs)]
+    if in_regimen:
+        regimen_drugs = RegimenDrug.objects.filter(drug__in=drugs).select_related("drug")
+        prefetches.append(Prefetch("regimen__regimen_drugs", regimen_drugs))
+    return prefetches
 
 
 def sections_shown_for(request, queryset):
@@ -232,14 +244,18 @@ class TrialListView(CollectionMixin, PreviewMixin, ListView):
     context_object_name = "trials"
     collection_name = "Clinical trials in mesothelioma"
     paginate_by = 50
-    queryset = Trial.objects.select_related("regimen").prefetch_related("drugs", "outcomes")
+    queryset = Trial.objects.select_related("regimen").prefetch_related("outcomes")
+
+    def get_queryset(self):
+        return super().get_queryset().prefetch_related(*trial_drugs(self.request, in_regimen=False))
 
 
 class TrialDetailView(PreviewMixin, DetailView):
     context_object_name = "trial"
-    queryset = Trial.objects.select_related("regimen").prefetch_related(
-        "references", "outcomes", "drugs", "regimen__regimen_drugs__drug"
-    )
+    queryset = Trial.objects.select_related("regimen").prefetch_related("references", "outcomes")
+
+    def get_queryset(self):
+        return super().get_queryset().prefetch_related(*trial_drugs(self.request))
 
     def get_context_data(self, **kwargs):
         trial = self.object

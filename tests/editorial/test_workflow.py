@@ -274,3 +274,21 @@ def test_live_pages_never_show_content_that_is_not_live(client):
     hidden = make_trial(status=Status.ARCHIVED, title="An archived trial")
     assert not Trial.objects.published().filter(pk=hidden.pk).exists()
     assert "An archived trial" not in client.get("/trials/").content.decode()
+
+
+def test_a_reviewer_records_a_review_of_live_content_without_changing_it():
+    from editorial.workflow import mark_reviewed
+
+    overview = make_overview(intro="Still right.")
+    assert "Awaiting medical review" in public(overview.get_absolute_url())[1]
+    user = reviewer()
+    from treatments.models import ReviewerProfile
+
+    ReviewerProfile.objects.create(user=user, display_name="Jane Doe", credentials="MD", status="published")
+    mark_reviewed([overview], user)
+    overview = fresh(overview)
+    assert overview.reviewed_by == user and overview.review_due is not None and overview.draft_revision is None
+    html = public(overview.get_absolute_url())[1]
+    assert "Medically reviewed by Jane Doe, MD" in html and "Still right." in html
+    with pytest.raises(WorkflowError, match="not live"):
+        mark_reviewed([make_drug(status=Status.DRAFT)], user)

@@ -164,3 +164,12 @@ def test_review_list_filter(admin_client, value, expected):
     shown = [obj.heading for obj in response.context["cl"].result_list]
     assert shown == expected
     assert TreatmentOption.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    "query", [{"new": "abc"}, {"old": "1; DROP"}, {"new": "١"}, {"old": "-1"}, {"new": "99999999"}]
+)
+def test_compare_view_answers_404_for_versions_that_are_not_numbers_or_do_not_exist(admin_client, query):
+    section = make_section(make_overview(), body="Text.")
+    url = reverse("admin:treatments_treatmentoption_history_compare", args=[section.pk])
+    assert admin_client.get(url, query).status_code == 404

@@ -1,10 +1,11 @@
 import re
+import time
 
 import pytest
 
 from mesoinfo.markdown import preview, render_markdown
 from references.citations import CitationNumbering
-from tests.factories import make_reference
+from tests.factories import make_overview, make_reference, make_section
 
 DANGEROUS = [
     "<script>alert(1)</script>",
@@ -105,3 +106,75 @@ def test_cache_keys_change_with_the_pipeline(monkeypatch):
     monkeypatch.undo()
     monkeypatch.setattr(markdown, "version", lambda package: "0.0")
     assert markdown.pipeline_signature() != markdown._PIPELINE
+
+
+# --- pathological input: refused or rendered fast, never a 500, never lost text ---------------------------------
+
+NESTED_300 = "".join("    " * level + "- item\n" for level in range(300))
+PATHOLOGICAL = {
+    "brackets-8000": "[" * 8000,
+    "brackets-50000": "[" * 50_000,
+    "nested-list-300": NESTED_300,
+    "list-markers-in-a-row": "- " * 3000 + "x",
+    "quotes-300": ">" * 300 + " deep",
+    "headings-25000": "# a\n" * 25_000,
+    "emphasis-50000": "*a" * 50_000,
+    "tags-20000": "<a " * 20_000,
+    "too-long": "word " * 30_000,
+}
+
+
+@pytest.fixture
+def editor_client(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("writer", password="pw-123456789", is_staff=True))
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_pathological_markdown_preview_answers_within_a_second_with_a_clear_message(editor_client, text):
+    started = time.monotonic()
+    response = editor_client.post("/markdownx/markdownify/", {"content": text})
+    assert time.monotonic() - started < 1
+    assert response.status_code == 200
+    assert "This text cannot be shown" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_saving_pathological_markdown_keeps_the_text_in_the_form_with_an_error(admin_client, text):
+    from tests.mesoinfo.test_admin_history import change_url, section_post
+
+    section = make_section(make_overview(), body="Safe text.")
+    started = time.monotonic()
+    response = admin_client.post(change_url(section), section_post(section, body=text))
+    assert time.monotonic() - started < 2
+    assert response.status_code == 200  # the form again, not a redirect or a 500
+    form = response.context["adminform"].form
+    assert form.errors["body"] and form["body"].value() == text.replace("\r\n", "\n")
+    section.refresh_from_db()
+    assert section.body == "Safe text."
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_stored_pathological_markdown_is_shown_as_plain_text_fast(client, text):
+    from treatments.models import Overview
+
+    overview = make_overview()
+    Overview.objects.filter(pk=overview.pk).update(intro=text)  # as if loaded from a fixture, unchecked
+    started = time.monotonic()
+    response = client.get(overview.get_absolute_url())
+    assert time.monotonic() - started < 1.5
+    assert response.status_code == 200
+
+
+def test_ordinary_markdown_passes_the_limits():
+    from mesoinfo.markdown_limits import check
+
+    text = "\n\n".join(
+        "Chemotherapy [@vogelzang-2003] uses **drugs** such as [pemetrexed](/drugs/pemetrexed/) and `code`.\n"
+        "- a list\n    - nested once\n        - nested twice\n\n> a quote\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+        for _ in range(40)
+    )
+    check(text)

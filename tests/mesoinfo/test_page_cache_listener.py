@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from tests.factories import make_overview
+from tests.reliability.test_database_outage import TCPProxy
 from treatments import caching
 from treatments.models import PageCacheGeneration
 
@@ -112,3 +113,41 @@ def test_the_listener_recovers_when_its_connection_is_lost(client, listening, mo
         client.get("/")
     assert wait_for(lambda: listening.value == database_generation(), seconds=10), "no new listener"
     assert "Still served." in client.get(overview.get_absolute_url()).content.decode()
+
+
+def test_a_listener_connection_that_stops_answering_is_noticed_and_the_database_read_meanwhile(
+    client, settings, monkeypatch
+):
+    params = connection.get_connection_params()
+    proxy = TCPProxy((params.get("host") or "127.0.0.1", int(params.get("port") or 5432)))
+    proxy.start()
+    real_connect = psycopg2.connect
+
+    def connect_through_proxy(*args, **kwargs):  # only the listener's connection goes through the proxy
+        if kwargs.get("application_name") == caching.LISTENER_NAME:
+            kwargs.update(host="127.0.0.1", port=proxy.port)
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg2, "connect", connect_through_proxy)
+    for name, seconds in [("RECHECK_SECONDS", 0.3), ("TIMEOUT_SECONDS", 0.3), ("RETRY_SECONDS", 0.2)]:
+        monkeypatch.setattr(caching.GenerationWatcher, name, seconds)
+    settings.PAGE_CACHE_LISTEN = True
+    caching.watcher.stop()
+    try:
+        overview = make_overview(intro="Before the change.")
+        caching.content_generation()
+        assert wait_for(lambda: caching.watcher.value == database_generation())
+        assert "Before the change." in client.get(overview.get_absolute_url()).content.decode()
+
+        proxy.frozen.set()  # packets dropped, sockets open: the notification below never arrives
+        table = overview._meta.db_table
+        new = committed_elsewhere(f"UPDATE {table} SET intro = 'After the change.' WHERE id = {overview.pk}")
+        assert wait_for(lambda: caching.watcher.current() is None, seconds=3), "the frozen connection went unnoticed"
+        assert caching.content_generation() == new  # unknown, so read per request
+        assert "After the change." in client.get(overview.get_absolute_url()).content.decode()
+
+        proxy.frozen.clear()
+        assert wait_for(lambda: caching.watcher.current() == new, seconds=5), "the listener did not come back"
+    finally:
+        caching.watcher.stop()
+        proxy.stop()

@@ -1,15 +1,19 @@
 """Caching, security headers, login throttling, health check and logs."""
 
+import datetime
 import json
 import logging
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import timezone
 
 from mesoinfo.logging import JSONFormatter
 from tests.factories import make_drug, make_overview, make_reference, make_section, make_trial
@@ -142,6 +146,45 @@ def test_only_the_parameters_pages_read_make_separate_entries(client):
     assert "lung" in client.get("/search/", {"q": "lung", "x": "1"}).content.decode()
 
 
+def test_each_page_keys_only_the_parameters_its_view_reads(client):
+    overview = make_overview(intro="Content page.")
+    for n in range(5):
+        client.get(overview.get_absolute_url(), {"q": f"fill{n}", "page": n})  # a content page reads neither
+        client.get("/glossary/", {"q": f"fill{n}"})
+        client.get("/search/", {"q": "pleura", "page": n})  # search reads q only
+        client.get("/trials/", {"page": 1, "q": f"fill{n}"})  # lists read page only
+    assert len(_cached_keys()) == 4
+
+
+def test_stored_variants_of_one_page_are_bounded(client, settings):
+    settings.PAGE_CACHE_VARIANTS = 3
+    make_overview(title="Pleura page")
+    for n in range(10):
+        response = client.get("/search/", {"q": f"fill{n}"})
+        assert response.status_code == 200 and f"fill{n}" in response.content.decode()  # answered, stored or not
+    client.get("/search/")
+    client.get("/trials/", {"page": 1})
+    assert len(_cached_keys()) == 3 + 1 + 1  # three search variants, the bare search page, one trials page
+    assert client.get("/search/", {"q": "x" * 150}).status_code == 200  # a long value is never stored
+    assert len(_cached_keys()) == 5
+
+
+def test_a_generation_the_listener_has_not_confirmed_lately_is_not_used():
+    from treatments.caching import GenerationWatcher
+
+    watcher = GenerationWatcher()
+    window = GenerationWatcher.RECHECK_SECONDS + GenerationWatcher.TIMEOUT_SECONDS
+    with time_machine.travel(1_000_000, tick=False) as clock:
+        watcher._confirm((42, None))
+        assert watcher.confirmed_value() == 42
+        clock.shift(window - 0.5)
+        assert watcher.confirmed_value() == 42
+        clock.shift(1)
+        assert watcher.confirmed_value() is None  # unknown: pages read the generation from the database
+        watcher._confirm((43, None))
+        assert watcher.confirmed_value() == 43
+
+
 def test_a_new_release_gets_new_page_cache_keys(settings, tmp_path):
     from treatments.caching import release_signature
 
@@ -185,10 +228,12 @@ def test_a_page_that_sets_a_cookie_is_not_cached(monkeypatch):
             response.set_cookie("choice", "1")
         return response
 
-    monkeypatch.setattr(PageCacheMiddleware, "_public_page", staticmethod(lambda request: True))
+    monkeypatch.setattr(PageCacheMiddleware, "_public_view", staticmethod(lambda request: object()))
     monkeypatch.setattr("treatments.caching.generation_state", lambda: (1, None))
     monkeypatch.setattr(
-        PageCacheMiddleware, "_key", staticmethod(lambda request, generation: f"mesoinfo:page:{request.path}")
+        PageCacheMiddleware,
+        "_key",
+        staticmethod(lambda request, view, generation: (f"mesoinfo:page:{request.path}", None)),
     )
     PageCacheMiddleware(lambda request: page(request, cookie=True))(RequestFactory().get("/with-cookie/"))
     assert not _cached_keys()
@@ -230,7 +275,11 @@ def test_with_redis_each_process_keeps_a_local_copy_of_pages(client, settings):
     except OSError:
         pytest.skip("needs Redis on 127.0.0.1:6379")
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/14"},
+        # TEST_REDIS_DB: engineers sharing one Redis server each run this test on their own database number.
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:6379/{os.environ.get('TEST_REDIS_DB', '14')}",
+        },
         "pages_local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test-pages"},
     }
     shared, local = caches["default"], caches["pages_local"]
@@ -285,6 +334,17 @@ def test_public_pages_have_strict_csp_and_security_headers(client):
     assert "camera=()" in response["Permissions-Policy"]
 
 
+def test_staff_previews_and_admin_pages_are_private_and_not_stored(client, admin_client):
+    overview = make_overview(status="draft")
+    preview = admin_client.get(overview.get_absolute_url())
+    assert preview.status_code == 200 and "Preview" in preview.content.decode()
+    for response in (preview, admin_client.get(make_overview().get_absolute_url()), admin_client.get("/admin/")):
+        directives = {part.strip() for part in response["Cache-Control"].split(",")}
+        assert {"private", "no-store"} <= directives
+    public = client.get(make_overview().get_absolute_url())
+    assert "private" not in public.get("Cache-Control", "") and "no-store" not in public.get("Cache-Control", "")
+
+
 def test_admin_has_its_own_policy(admin_client):
     csp = admin_client.get("/admin/")["Content-Security-Policy"]
     assert "style-src 'self' 'unsafe-inline'" in csp and "script-src 'self'" in csp
@@ -332,6 +392,50 @@ def test_repeated_failed_logins_lock_out_with_a_clear_message(client, settings):
     # Another user from the same address is not locked out.
     get_user_model().objects.create_superuser("other", "o@example.org", "other-password-123")
     assert client.post(login, {"username": "other", "password": "other-password-123"}).status_code == 302
+
+
+@pytest.fixture
+def behind_proxy(settings, monkeypatch):
+    """The settings module's values with BEHIND_PROXY=1, as a production server behind a load balancer has them."""
+    monkeypatch.setenv("BEHIND_PROXY", "1")
+    module = runpy.run_path(str(ROOT / "mesoinfo" / "settings.py"))
+    for name in ("AXES_IPWARE_META_PRECEDENCE_ORDER", "AXES_IPWARE_PROXY_COUNT", "AXES_LOCKOUT_PARAMETERS"):
+        setattr(settings, name, module[name])
+    return settings
+
+
+def test_behind_a_proxy_lockouts_are_per_client_address_so_nobody_can_lock_a_clinician_out(client, behind_proxy):
+    get_user_model().objects.create_superuser("clinician", "c@example.org", "right-password-123")
+    login = reverse("admin:login")
+
+    def attempt(password, address):  # through the proxy: REMOTE_ADDR is the proxy's, the client's is in the header
+        response = client.post(login, {"username": "clinician", "password": password}, HTTP_X_FORWARDED_FOR=address)
+        client.logout()
+        return response.status_code
+
+    attacker, clinician = "203.0.113.5", "198.51.100.7"
+    assert [attempt("wrong", attacker) for _ in range(behind_proxy.AXES_FAILURE_LIMIT)][-1] == 429
+    assert attempt("right-password-123", attacker) == 429  # the attacker's address is locked out
+    assert attempt("right-password-123", clinician) == 302  # the clinician's is not
+    # A client-made header ("clinician, attacker") is not believed: such attempts count against the proxy's address.
+    for _ in range(behind_proxy.AXES_FAILURE_LIMIT):
+        attempt("wrong", f"{clinician}, 192.0.2.1")
+    assert attempt("right-password-123", clinician) == 302
+
+
+def test_a_lockout_ends_after_the_cool_off_time(client, settings):
+    get_user_model().objects.create_superuser("clinician", "c@example.org", "right-password-123")
+    login = reverse("admin:login")
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            client.post(login, {"username": "clinician", "password": "wrong"})
+    right = {"username": "clinician", "password": "right-password-123"}
+    tried_again = start + settings.AXES_COOLOFF_TIME - datetime.timedelta(seconds=1)
+    with time_machine.travel(tried_again, tick=False):
+        assert client.post(login, right).status_code == 429  # still locked; trying during a lockout restarts it
+    with time_machine.travel(tried_again + settings.AXES_COOLOFF_TIME + datetime.timedelta(seconds=1), tick=False):
+        assert client.post(login, right).status_code == 302
 
 
 # --- health and logs -------------------------------------------------------------------------------------------

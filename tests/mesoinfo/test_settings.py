@@ -49,3 +49,12 @@ def test_production_settings_from_environment():
     assert values["engine"] == "django.db.backends.postgresql"
     assert values["name"] == "meso"
     assert values["hosts"] == ["mesoinfo.example.org", "www.mesoinfo.example.org"]
+
+
+def test_production_refuses_to_start_without_site_url():
+    env = {"SECRET_KEY": "k" * 50, "ALLOWED_HOSTS": "mesoinfo.example.org"}
+    result = load_settings(**env, SITE_URL="")
+    assert result.returncode != 0 and "Set SITE_URL" in result.stderr
+    result = load_settings(**env, SITE_URL="https://mesoinfo.example.org/some/path")
+    assert result.returncode != 0 and "scheme and host only" in result.stderr
+    assert load_settings(**env, SITE_URL="https://mesoinfo.example.org/").returncode == 0

@@ -1,8 +1,11 @@
+import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from mesoinfo.concurrency import token_of
 from references.models import Reference
@@ -70,9 +73,8 @@ def test_import_page_preview_then_confirm(admin_client):
     assert "Will be created" in html and "Already in the library" in html
     before = Reference.objects.count()
     assert before == 1  # the preview saved nothing
-    confirmed = admin_client.post(
-        IMPORT, {"text": (SAMPLES / "pubmed.nbib").read_text(), "format": "medline", "confirm": "1"}
-    )
+    assert "Vogelzang" not in html.split("<form", 1)[1]  # the confirm form names the kept file, not its text
+    confirmed = admin_client.post(IMPORT, {"token": preview.context["token"], "confirm": "1"})
     assert confirmed.status_code == 302
     assert Reference.objects.count() == before + len(plan.new)
     created = Reference.objects.exclude(key="vogelzang-2003").first()
@@ -102,3 +104,69 @@ def test_import_page_rejects_unreadable_input(admin_client):
 def test_import_page_needs_add_permission(client, django_user_model):
     client.force_login(django_user_model.objects.create_user("staff", password="pw-123456789", is_staff=True))
     assert client.get(IMPORT).status_code == 403
+
+
+# --- large files: kept server-side between preview and confirm -----------------------------------------------
+
+
+def generated_ris(records, abstract_words=60):
+    abstract = " ".join(["Background words of an abstract about a made-up study."] * (abstract_words // 9))
+    return "".join(
+        f"TY  - JOUR\nAU  - Author{n}, Jane\nTI  - A made-up study number {n}\nJO  - J Test\nPY  - 2001\n"
+        f"VL  - {n}\nSP  - 1\nEP  - 2\nAB  - {abstract}\nER  - \n\n"
+        for n in range(1, records + 1)
+    ).encode()
+
+
+def test_a_multi_megabyte_file_previews_and_imports(admin_client):
+    data = generated_ris(7_000)
+    assert len(data) > 3 * 1024 * 1024  # past DATA_UPLOAD_MAX_MEMORY_SIZE: a re-post of the text would be a 400
+    preview = admin_client.post(IMPORT, {"file": SimpleUploadedFile("big.ris", data), "format": ""})
+    assert preview.status_code == 200 and len(preview.context["plan"].new) == 7_000
+    form = preview.content.decode().split('<form method="post">', 1)[1]
+    assert "Background words" not in form and 'name="token"' in form
+    confirmed = admin_client.post(IMPORT, {"token": preview.context["token"], "confirm": "1"})
+    assert confirmed.status_code == 302 and confirmed["Location"].endswith("/admin/references/reference/")
+    assert Reference.objects.count() == 7_000
+    # The kept file is gone: confirming again imports nothing and says why.
+    again = admin_client.post(IMPORT, {"token": preview.context["token"], "confirm": "1"}, follow=True)
+    assert "has expired" in again.content.decode() and Reference.objects.count() == 7_000
+
+
+def test_a_kept_file_expires_after_an_hour(admin_client, settings):
+    from references import pending
+
+    upload = SimpleUploadedFile("refs.ris", generated_ris(3))
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        preview = admin_client.post(IMPORT, {"file": upload, "format": ""})
+        kept = list((Path(settings.MEDIA_ROOT) / pending.FOLDER).iterdir())
+        assert len(kept) == 1
+        clock.shift(pending.EXPIRY + datetime.timedelta(minutes=1))
+        response = admin_client.post(IMPORT, {"token": preview.context["token"], "confirm": "1"}, follow=True)
+        assert "has expired" in response.content.decode()
+        assert Reference.objects.count() == 0 and not kept[0].exists()
+        admin_client.post(IMPORT, {"file": SimpleUploadedFile("b.ris", generated_ris(2)), "format": ""})
+        clock.shift(pending.EXPIRY + datetime.timedelta(minutes=1))
+        admin_client.get(IMPORT)  # any later use of the import page removes expired files
+        admin_client.post(IMPORT, {"file": SimpleUploadedFile("c.ris", generated_ris(1)), "format": ""})
+        assert len(list((Path(settings.MEDIA_ROOT) / pending.FOLDER).iterdir())) == 1
+
+
+def test_a_kept_file_can_only_be_imported_by_the_session_that_uploaded_it(admin_client, client, django_user_model):
+    preview = admin_client.post(IMPORT, {"file": SimpleUploadedFile("a.ris", generated_ris(2)), "format": ""})
+    other = django_user_model.objects.create_superuser("other", "o@example.org", "pw-123456789")
+    client.force_login(other)
+    for token in (preview.context["token"], "../../etc/passwd", ""):
+        response = client.post(IMPORT, {"token": token, "confirm": "1"}, follow=True)
+        assert "has expired" in response.content.decode()
+    assert Reference.objects.count() == 0
+
+
+def test_over_the_limits_the_import_page_says_so(admin_client):
+    too_big = SimpleUploadedFile("huge.ris", b"TY  - JOUR\n" + b"x" * (20 * 1024 * 1024))
+    response = admin_client.post(IMPORT, {"file": too_big, "format": ""})
+    assert response.status_code == 200 and "larger than 20 MB" in response.content.decode()
+    admin_client.raise_request_exception = False
+    pasted = admin_client.post(IMPORT, {"text": "TY  - JOUR\n" + "x" * (3 * 1024 * 1024), "format": ""})
+    assert pasted.status_code == 400 and "too much text to send" in pasted.content.decode()
+    assert "at most 2.5 MB" in pasted.content.decode() and "upload the file" in pasted.content.decode()

@@ -1,6 +1,7 @@
 """Reference import: MEDLINE, RIS and BibTeX parsing, matching, keys, atomic import, the command, round trips."""
 
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -789,3 +790,55 @@ def test_command_shows_progress_on_stderr_for_large_files(tmp_path):
     assert code == 0 and "created 600 / already present 0 / rejected 0" in out
     assert "Read 600 records" in err and "Importing: 600/600" in err
     assert "Importing" not in run(str(SAMPLES / "zotero.ris"))[2]  # small files: no progress display
+
+
+# --- hostile and huge files: field and record limits, linear-time parsing -------------------------------------
+
+
+def realistic_ris(records, start=1):
+    """About 1.4 KB a record, like a reference manager's export with abstracts."""
+    abstract = "Background words of an abstract about a made-up study. " * 20
+    return "".join(
+        f"TY  - JOUR\nAU  - Smith, John\nAU  - Doe, Jane\nTI  - A made-up study number {n}\nJO  - J Test\n"
+        f"PY  - 2001\nVL  - 1\nSP  - 1\nEP  - 2\nAB  - {abstract}\nER  - \n\n"
+        for n in range(start, start + records)
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "reason"),
+    [
+        ("bibtex", "@article{a, title={" + "word " * 200_000 + "}, year={2001}}\n", "title too long"),
+        ("bibtex", "@article{a, title={T}, author={" + "Doe, J and " * 100_000 + "}}\n", "author too long"),
+        ("medline", "PMID- 1\nTI  - Start\n" + "      more words here\n" * 200_000 + "\n", "lines long"),
+        ("medline", "PMID- 1\nTI  - " + "word " * 200_000 + "\n", "title too long"),
+        ("ris", "TY  - JOUR\nTI  - " + "word " * 200_000 + "\nER  - \n", "title too long"),
+        ("ris", "TY  - JOUR\nTI  - Title\n" + "AU  - Doe, J\n" * 100_000 + "ER  - \n", "lines long"),
+    ],
+    ids=["bibtex-1mb-title", "bibtex-huge-author-list", "medline-200k-lines", "medline-1mb-title", "ris-1mb-title",
+         "ris-100k-authors"],
+)  # fmt: skip
+def test_oversized_fields_and_records_are_rejected_with_a_reason_in_linear_time(fmt, text, reason):
+    started = time.monotonic()
+    records = parse(text, fmt)
+    assert time.monotonic() - started < 1.5
+    assert len(records) == 1 and reason in records[0].error
+    plan = plan_import(records)
+    assert not plan.new and reason in plan.rejected[0].reason
+
+
+def test_a_10_mb_file_is_parsed_and_planned_in_seconds():
+    text = realistic_ris(8_500)
+    assert len(text.encode()) > 10_000_000
+    started = time.monotonic()
+    plan = plan_import(parse(text, "ris"))
+    assert time.monotonic() - started < 10
+    assert len(plan.new) == 8_500 and not plan.rejected
+
+
+def test_a_file_with_too_many_records_is_refused_before_parsing():
+    text = "".join(f"TY  - JOUR\nTI  - Study {n}\nER  - \n" for n in range(importing.MAX_RECORDS + 1))
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="at most 20,000 can be imported at once"):
+        parse(text, "ris")
+    assert time.monotonic() - started < 1

@@ -38,11 +38,15 @@ def free_port():
 
 
 class TCPProxy:
-    """Forwards 127.0.0.1:<port> to `upstream`; stop() closes the listener and every connection."""
+    """Forwards 127.0.0.1:<port> to `upstream`; stop() closes the listener and every connection.
+
+    While `frozen` is set, everything is silently dropped in both directions and the sockets stay open.
+    """
 
     def __init__(self, upstream, port=None):
         self.upstream = upstream
         self.port = port or free_port()
+        self.frozen = threading.Event()
         self._listener = None
         self._stopped = threading.Event()
         self._sockets = set()
@@ -105,7 +109,8 @@ class TCPProxy:
     def _pump(self, source, destination):
         try:
             while data := source.recv(65536):
-                destination.sendall(data)
+                if not self.frozen.is_set():
+                    destination.sendall(data)
         except OSError:
             pass
         finally:

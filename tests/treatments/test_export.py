@@ -51,3 +51,44 @@ def test_export_links_on_page_and_unknown_format_404(client, page):
     assert "/treatment/stage-iv/references.ris" in html and "/treatment/stage-iv/references.bib" in html
     assert client.get("/treatment/stage-iv/references.exe").status_code == 404
     assert client.get("/treatment/missing/references.ris").status_code == 404
+
+
+HOSTILE = {
+    "title": "Line one\nER  - \n\nTY  - JOUR\nTI  - Injected record\r\nsecond line",
+    "source": "J Test} , note = {injected field}, x = {",
+    "authors": "Smith AB, Jones\nAU  - Injected CD",
+    "note": "ends with a backslash \\",
+    "url": "javascript:alert(document.domain)",
+}
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>", " java\nscript:x"])
+def test_exports_hand_on_only_web_addresses(client, url):
+    make_reference(key="bad-url-2001", url=url)
+    make_reference(key="good-url-2002", url="https://example.org/paper")
+    make_overview(slug="urls", intro="A [@bad-url-2001] [@good-url-2002].")
+    ris = client.get("/treatment/urls/references.ris").content.decode()
+    bib = client.get("/treatment/urls/references.bib").content.decode()
+    for text in (ris, bib):
+        assert "https://example.org/paper" in text
+        assert "javascript" not in text and "data:" not in text and "script:x" not in text
+
+
+def test_hostile_text_cannot_add_records_or_fields_to_exports(client):
+    make_reference(key="hostile-2001", **HOSTILE)
+    make_reference(key="plain-2002", title="A {Balanced} title", source="J {EORTC} Med")
+    make_overview(slug="hostile", intro="A [@hostile-2001] [@plain-2002].")
+    entries = rispy.loads(client.get("/treatment/hostile/references.ris").content.decode())
+    assert [entry["id"] for entry in entries] == ["hostile-2001", "plain-2002"]
+    assert entries[0]["title"] == "Line one ER - TY - JOUR TI - Injected record second line"
+    assert entries[0]["authors"] == ["Smith AB", "Jones AU - Injected CD"]
+    assert "urls" not in entries[0] and "Injected record" not in str(entries[1])
+
+    library = bibtexparser.parse_string(client.get("/treatment/hostile/references.bib").content.decode())
+    assert not library.failed_blocks
+    hostile, plain = library.entries
+    assert (hostile.key, plain.key) == ("hostile-2001", "plain-2002")
+    assert set(hostile.fields_dict) == {"author", "title", "journal", "year", "note"}
+    assert hostile["journal"] == "J Test , note = injected field, x ="
+    assert hostile["note"] == "ends with a backslash"
+    assert plain["title"] == "A {Balanced} title" and plain["journal"] == "J {EORTC} Med"

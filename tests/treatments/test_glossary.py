@@ -92,3 +92,19 @@ def test_seed_glossary_loads_and_marks_the_seed_page(client):
     html = client.get("/treatment/stage-iv-recurrent-pleural-mesothelioma/").content.decode()
     for slug in ["mesothelioma", "pleura", "chemotherapy", "debulking", "refractory", "immunotherapy"]:
         assert f'data-term="{slug}"' in html, slug
+
+
+def test_terms_never_match_inside_character_references_or_tags():
+    marker = GlossaryMarker([term("AMP", slug="amp"), term("gt", slug="gt"), term("href", slug="href")])
+    html = '<p>R&amp;D with <a href="/x">a link</a> &gt; 5 mg &#39;quoted&#39;, then AMP and gt.</p>'
+    marked = marker.mark(html)
+    assert "R&amp;D" in marked and "&gt; 5 mg" in marked and "&#39;quoted&#39;" in marked
+    assert '<a href="/x">a link</a>' in marked
+    assert '>AMP</a> and <a class="term" href="#term-gt" data-term="gt">gt</a>.' in marked
+
+
+def test_a_page_with_an_entity_and_a_term_named_like_it_renders_correctly(client):
+    term("AMP", slug="amp", definition="A made-up test word.")
+    overview = make_overview(intro="R&D results: > 5 mg of AMP.")
+    html = client.get(overview.get_absolute_url()).content.decode()
+    assert 'R&amp;D results: &gt; 5 mg of <a class="term"' in html

@@ -125,9 +125,11 @@ def test_sitemaps_split_into_pages_of_at_most_the_limit(client, monkeypatch):
     assert client.get("/sitemap-nothing.xml").status_code == 404
 
 
-def test_robots_txt_points_to_sitemap_and_keeps_admin_out(client):
+def test_robots_txt_points_to_sitemap_and_never_names_the_admin(client, settings):
+    settings.ADMIN_URL = "staff-7f3a/"
     text = client.get("/robots.txt").content.decode()
-    assert "Disallow: /admin/" in text and "Sitemap: http://testserver/sitemap.xml" in text
+    assert "Sitemap: http://testserver/sitemap.xml" in text and "Disallow: /markdownx/" in text
+    assert "admin" not in text and "staff-7f3a" not in text
 
 
 def test_canonical_and_open_graph(client, settings):
@@ -139,3 +141,23 @@ def test_canonical_and_open_graph(client, settings):
     settings.SITE_URL = "https://mesoinfo.example.org"
     html = client.get(overview.get_absolute_url()).content.decode()
     assert f'href="https://mesoinfo.example.org{overview.get_absolute_url()}"' in html
+
+
+@pytest.mark.parametrize("url", ["/sitemap.xml", "/sitemap-drugs.xml", "/sitemap-pages.xml", "/robots.txt", "/"])
+def test_absolute_urls_come_from_site_url_whatever_host_asked_first(client, settings, url):
+    settings.SITE_URL = "https://mesoinfo.example.org"
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "internal-lb.local"]
+    make_drug(generic_name="sitemapumab", slug="sitemapumab")
+    first = client.get(url, HTTP_HOST="internal-lb.local").content.decode()
+    later = client.get(url).content.decode()
+    for text in (first, later):
+        assert "internal-lb.local" not in text and "testserver" not in text
+        assert "https://mesoinfo.example.org/" in text
+
+
+def test_a_cached_page_is_not_served_to_a_host_that_is_not_allowed(client):
+    overview = make_overview()
+    assert client.get(overview.get_absolute_url()).status_code == 200  # now cached
+    client.raise_request_exception = False
+    assert client.get(overview.get_absolute_url(), HTTP_HOST="evil.example").status_code == 400
+    assert client.get("/sitemap.xml", HTTP_HOST="evil.example").status_code == 400

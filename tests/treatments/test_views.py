@@ -188,7 +188,7 @@ def test_other_pages_query_counts_do_not_grow(client, django_assert_num_queries,
         (reverse("treatments:drug-list"), 3),
         (drug.get_absolute_url(), 6),
         (reverse("treatments:trial-list"), 5),
-        (trial.get_absolute_url(), 9),
+        (trial.get_absolute_url(), 8),
     ]:
         with django_assert_num_queries(budget):
             assert client.get(url).status_code == 200

@@ -34,7 +34,7 @@ def editorial_dashboard():
                 pages[path] = {
                     "title": title,
                     "path": path,
-                    "review_url": review_url(page=path) if path else None,
+                    "review_url": review_url(page, page=path) if path else None,
                     "rows": [],
                 }
             pages[path]["rows"].append(row)
