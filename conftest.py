@@ -17,9 +17,11 @@ def _page_cache_reads_the_database(settings):
     """Tests run inside transactions that never commit, so PostgreSQL never delivers their change notices:
     pages read the content generation from the database (tests/mesoinfo/test_page_cache_listener.py turns the
     listener on, with committed changes)."""
+    from pages.serving import current_versions
     from treatments.caching import watcher
 
     settings.PAGE_CACHE_LISTEN = False
+    current_versions.clear()  # each test's database starts without the previous test's page versions
     yield
     watcher.stop()
 

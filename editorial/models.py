@@ -202,6 +202,9 @@ class Publishable(VersionedModel):
         user = self.reviewed_by
         if user is None:
             return ""
+        from . import tracking
+
+        tracking.listed("treatments.reviewerprofile")  # a profile published later names them differently
         profile = getattr(user, "reviewer_profile", None)
         if profile is not None and profile.is_public:
             return str(profile)

@@ -46,13 +46,14 @@ def shown(obj):
     loaded(obj._meta.label_lower, obj.pk)
 
 
-def listed(model, fields=()):
+def listed(model, fields=()):  # a model class or its label ("treatments.drug")
     """Note that the output lists `model`'s live records: it changes when one is published for the first time or
     taken off the site, or when one of `fields` changes on any of them (e.g. the glossary's terms, which every
     page looks for in its text)."""
     seen = getattr(_local, "seen", None)
     if seen is not None:
-        seen.lists.setdefault(model._meta.label_lower, set()).update(fields)
+        label = model.lower() if isinstance(model, str) else model._meta.label_lower
+        seen.lists.setdefault(label, set()).update(fields)
 
 
 def loaded(label, pk):

@@ -169,7 +169,8 @@ def save_draft(record, data, user=None, *, note="", based_on=None):
         )
         _point(record, draft_revision=revision)
         if record.status != Status.PUBLISHED and registry.snapshot(record) != data:
-            registry.apply(record, data)
+            with _step():  # not live: no page shows it
+                registry.apply(record, data)
         if current is not None and current.state == State.SUPERSEDED and current.go_live_at:
             _schedule_changed()
         return revision
@@ -308,6 +309,11 @@ def approve(revisions, reviewer, *, go_live_at=None, note="", minor=False):
 
 
 def _publish(pairs, now, *, trial_run=False):
+    with _step():
+        return _publish_step(pairs, now, trial_run)
+
+
+def _publish_step(pairs, now, trial_run):
     changes = []
     for record, revision in pairs:
         live = record.status == Status.PUBLISHED
@@ -409,8 +415,9 @@ def archive(record, reviewer):
         )
         record.status = Status.ARCHIVED
         record._history_user, record._change_reason = reviewer, "Unpublished"
-        record.save()
-        live_changed.send(sender=Revision, changes=[change], now=timezone.now())
+        with _step():
+            record.save()
+            live_changed.send(sender=Revision, changes=[change], now=timezone.now())
     return record
 
 
@@ -432,8 +439,10 @@ def mark_reviewed(records, reviewer):
             record.reviewed_by, record.reviewed_on = reviewer, timezone.localdate(now)
             record.review_due = record.reviewed_on + REVIEW_INTERVAL
             record._history_user, record._change_reason = reviewer, "Medical review recorded, no changes"
-            record.save()
-        live_changed.send(sender=Revision, changes=changes, now=now)
+            with _step():
+                record.save()
+        with _step():
+            live_changed.send(sender=Revision, changes=changes, now=now)
     return records
 
 
@@ -442,6 +451,24 @@ def mark_reviewed(records, reviewer):
 
 def current_session():
     return getattr(_local, "session", None)
+
+
+@contextmanager
+def _step():
+    """Inside: a workflow step that tells published pages itself what it changed (`live_changed`), or that
+    changes nothing the public sees (a draft of a record that is not live)."""
+    previous = getattr(_local, "step", False)
+    _local.step = True
+    try:
+        yield
+    finally:
+        _local.step = previous
+
+
+def workflow_step():
+    """Whether this thread is inside a workflow step (see `_step`); any other change to content may change any
+    page, and published pages are checked again (treatments.caching.content_changed)."""
+    return getattr(_local, "step", False)
 
 
 @dataclass
@@ -582,7 +609,8 @@ def _materialise(model, pk, data):
     record = model(status=Status.DRAFT)
     if not model._default_manager.filter(pk=pk).exists():
         record.pk = pk
-    registry.apply(record, data)
+    with _step():  # not live: no page shows it
+        registry.apply(record, data)
     return record
 
 

@@ -285,6 +285,9 @@ HEALTHZ_CACHE_REQUIRED = env_bool("HEALTHZ_CACHE_REQUIRED", False)
 PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "3600"))
 # Pages with a query string (?q=, ?page=) stored per page and content generation; later ones are answered uncached.
 PAGE_CACHE_VARIANTS = int(os.environ.get("PAGE_CACHE_VARIANTS", "100"))
+# Published pages (pages/): anonymous visitors get each page as it was rendered when it went live, and a publish
+# re-renders exactly the pages it changes. 0: every page is rendered on request (and page-cached as above).
+PUBLISHED_PAGES = env_bool("PUBLISHED_PAGES", True)
 # PostgreSQL: each process learns of content changes by LISTEN/NOTIFY instead of a query per cached page.
 PAGE_CACHE_LISTEN = env_bool("PAGE_CACHE_LISTEN", True)
 

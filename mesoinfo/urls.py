@@ -59,6 +59,8 @@ urlpatterns = [
         {"sitemaps": SITEMAPS},
         name="sitemap-section",
     ),
+    # The archive of every published page (staff only) and the feeds of changes: before the pages themselves.
+    path("", include("pages.urls")),
     path("", include("treatments.urls")),
     path("", include("registry.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

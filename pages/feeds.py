@@ -29,9 +29,11 @@ class SiteUpdatesFeed(Feed):
         return absolute_url(self.request, self.request.path)
 
     def items(self):
-        return PageVersion.objects.filter(listed=True).select_related("page", "content").order_by("-went_live_at")[
-            :FEED_LENGTH
-        ]
+        return (
+            PageVersion.objects.filter(listed=True)
+            .select_related("page", "content")
+            .order_by("-went_live_at")[:FEED_LENGTH]
+        )
 
     def item_title(self, version):
         return f"{page_title(version)}: {'; '.join(version.listed_notes)}"
@@ -68,9 +70,9 @@ class PageUpdatesFeed(SiteUpdatesFeed):
         return absolute_url(self.request, page.path)
 
     def items(self, page):
-        return page.versions.filter(listed=True).select_related("page", "content").order_by("-went_live_at")[
-            :FEED_LENGTH
-        ]
+        return (
+            page.versions.filter(listed=True).select_related("page", "content").order_by("-went_live_at")[:FEED_LENGTH]
+        )
 
     def item_title(self, version):
         return "; ".join(version.listed_notes)

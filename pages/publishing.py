@@ -5,10 +5,12 @@ once, as an anonymous visitor gets it, and stored as a new version only if its H
 on comes from rendering it (editorial.tracking): the records it showed, and the kinds of record it lists.
 """
 
+import hashlib
 import logging
 from collections import defaultdict
 
 from django.apps import apps
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,6 +21,14 @@ from .models import Page, PageContent, PageDependency, PageVersion
 from .rendering import render
 
 log = logging.getLogger(__name__)
+
+
+def current_release():
+    """What pages are rendered with besides content: the code, templates and static files (the page cache's release
+    signature), and the site's address. A version rendered with other ones is rendered again before it is served."""
+    from treatments.caching import release_signature
+
+    return f"{release_signature()}:{hashlib.sha256(settings.SITE_URL.encode()).hexdigest()[:6]}"
 
 
 def own_path(record):
@@ -90,9 +100,7 @@ def store_version(path, now, generation, revisions=()):
     Returns the new version, or None when nothing visible changed (or the page has never been public and still
     is not). The version row exists while the page renders, so the page can list its own change notes.
     """
-    from treatments.caching import release_signature
-
-    release = release_signature()
+    release = current_release()
     with transaction.atomic():
         page, _created = Page.objects.get_or_create(path=path)
         page = Page.objects.select_for_update(of=("self",)).select_related("current").get(pk=page.pk)
@@ -125,8 +133,8 @@ def store_version(path, now, generation, revisions=()):
         unchanged = current is not None and current.content_id == (content.pk if content else None)
         if unchanged or (current is None and content is None):
             version.delete()
-            if current is not None and current.release != release:
-                PageVersion.objects.filter(pk=current.pk).update(release=release)
+            if current is not None:  # confirmed current as of now, by this release
+                PageVersion.objects.filter(pk=current.pk).update(release=release, generation=generation)
             _record_dependencies(page, seen)
             return None
         version.content = content
@@ -150,5 +158,7 @@ def first_version(path):
 def _record_dependencies(page, seen):
     page.dependencies.all().delete()
     rows = [PageDependency(page=page, label=label, object_id=pk) for label, pk in sorted(seen.records)]
-    rows += [PageDependency(page=page, label=label, fields=sorted(fields)) for label, fields in sorted(seen.lists.items())]
+    rows += [
+        PageDependency(page=page, label=label, fields=sorted(fields)) for label, fields in sorted(seen.lists.items())
+    ]
     PageDependency.objects.bulk_create(rows)

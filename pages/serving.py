@@ -18,7 +18,7 @@ from .publishing import first_version
 class CurrentVersions:
     def __init__(self):
         self.generation = None
-        self.versions = {}  # path → version id
+        self.versions = {}  # path → (version id, the generation it was last confirmed current at, release)
         self.lock = threading.Lock()
 
     def forget_changed(self, generation):
@@ -32,30 +32,40 @@ class CurrentVersions:
                     self.versions.pop(path, None)
             self.generation = generation
 
-    def current(self, path, generation, release):
-        """(html, headers) of the page's current version, rendering its first one if it has none; None if it is
-        not a public page (a 404: the view answers)."""
-        if generation != self.generation:
-            self.forget_changed(generation)
-        version_id = self.versions.get(path)
-        if version_id is None:
-            version_id = self._look_up(path, release)
-            if version_id is None:
+    def current(self, path, state, release):
+        """(html, headers) of the page's current version, rendered now if it has none yet, if it was rendered by
+        an earlier release of the code, or before content changed outside the editorial workflow; None if the page
+        is not public (the view answers: a 404)."""
+        if state.generation != self.generation:
+            self.forget_changed(state.generation)
+        known = self.versions.get(path)
+        if known is None or known[1] < state.outside_change or known[2] != release:
+            known = self._look_up(path, release, state.outside_change)
+            if known is None:
                 return None
-            self.versions[path] = version_id
-        return _content(version_id)
+            self.versions[path] = known
+        content = _content(known[0])
+        if content is None:  # gone from the database since (a restore): look again
+            self.versions.pop(path, None)
+            known = self._look_up(path, release, state.outside_change)
+            if known is None:
+                return None
+            self.versions[path] = known
+            content = _content(known[0])
+        return content
 
     @staticmethod
-    def _look_up(path, release):
-        row = Page.objects.filter(path=path).values_list("current_id", "current__release", "current__content").first()
-        if row is None or row[0] is None or row[1] != release:
-            version = first_version(path)  # never rendered yet, or by an earlier release of the code
-            row = Page.objects.filter(path=path).values_list("current_id", "current__release", "current__content").first()
-            if row is None or row[0] is None:
-                return None
-            if version is None and row[1] != release:
-                return None  # it could not be rendered now: let the view answer
-        return row[0] if row[2] is not None else None  # a version that is not public: the view answers (404)
+    def _look_up(path, release, outside_change):
+        columns = ("current_id", "current__release", "current__content", "current__generation")
+        row = Page.objects.filter(path=path).values_list(*columns).first()
+        if row is None or row[0] is None or row[1] != release or row[3] < outside_change:
+            first_version(path)  # never rendered yet, rendered by an earlier release, or maybe out of date
+            row = Page.objects.filter(path=path).values_list(*columns).first()
+            if row is None or row[0] is None or row[1] != release:
+                return None  # it could not be rendered now: the view answers
+        if row[2] is None:
+            return None  # not public at this version: the view answers (404)
+        return row[0], row[3], release
 
     def clear(self):
         with self.lock:
@@ -72,7 +82,9 @@ def _content(version_id):
     if hit is None:
         hit = cache.get(key)
         if hit is None:
-            version = PageVersion.objects.select_related("content").get(pk=version_id)
+            version = PageVersion.objects.select_related("content").filter(pk=version_id).first()
+            if version is None or version.content is None:
+                return None
             hit = (version.content.html, [tuple(header) for header in version.headers])
             cache.set(key, hit, None)
         if local is not None:

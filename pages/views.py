@@ -85,12 +85,19 @@ def version_view(request, page_path, number):
     content = version.content.html
     if request.GET.get("download"):
         response = HttpResponse(content, content_type="text/html; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{page.path.strip("/").replace("/", "-") or "home"}-v{number}.html"'
+        response["Content-Disposition"] = (
+            f'attachment; filename="{page.path.strip("/").replace("/", "-") or "home"}-v{number}.html"'
+        )
         return _private(response)
     following = page.versions.filter(number__gt=number).order_by("number").first()
     banner = render_to_string(
         "pages/_archived_banner.html",
-        {"page": page, "version": version, "until": following.went_live_at if following else None, "at": request.GET.get("at")},
+        {
+            "page": page,
+            "version": version,
+            "until": following.went_live_at if following else None,
+            "at": request.GET.get("at"),
+        },
         request=request,
     ).encode()
     response = HttpResponse(_MAIN.sub(lambda m: m.group(0) + banner, content, count=1))

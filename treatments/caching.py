@@ -32,6 +32,7 @@ import time
 from functools import cache as once
 from functools import wraps
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -43,6 +44,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from editorial import preview
+from editorial.workflow import workflow_step
+from pages.publishing import current_release
+from pages.rendering import RENDERING
+from pages.serving import current_versions
 
 from .models import PageCacheGeneration
 
@@ -81,20 +86,27 @@ def _first_generation():
     return time.time_ns()
 
 
+class ContentState(NamedTuple):
+    generation: int
+    next_go_live: datetime.datetime | None = None  # the next scheduled go-live time
+    outside_change: int = 0  # the generation of the last content change made outside the editorial workflow
+
+
 def _read_state(cursor, wait=None):
-    """(generation, next scheduled go-live time or None) from the database, or None before the first change."""
-    cursor.execute(f"SELECT value, next_go_live FROM {PageCacheGeneration._meta.db_table} WHERE id = 1")
+    """The `ContentState` in the database, or None before the first change."""
+    table = PageCacheGeneration._meta.db_table
+    cursor.execute(f"SELECT value, next_go_live, outside_change FROM {table} WHERE id = 1")
     if wait is not None:  # an asynchronous connection (the listener's)
         wait()
     row = cursor.fetchone()
     if row is None:
         return None
-    value, next_go_live = row
+    value, next_go_live, outside_change = row
     if isinstance(next_go_live, str):  # SQLite gives raw SQL its text
         next_go_live = parse_datetime(next_go_live)
     if next_go_live is not None and timezone.is_naive(next_go_live):
         next_go_live = timezone.make_aware(next_go_live, datetime.UTC)
-    return value, next_go_live
+    return ContentState(value, next_go_live, outside_change)
 
 
 class GenerationWatcher:
@@ -112,7 +124,7 @@ class GenerationWatcher:
 
     def __init__(self):
         self.value = None
-        self.next_go_live = None
+        self.state = None
         self.confirmed_at = 0.0  # time.time() when the listener last confirmed `value`
         self._pid = None
         self._lock = threading.Lock()
@@ -141,11 +153,11 @@ class GenerationWatcher:
         return value
 
     def _confirm(self, state):
-        """Keep the (generation, next go-live time) just read; the go-live time first, so that whoever sees the new
-        number also sees the schedule that came with it."""
+        """Keep the `ContentState` just read; the whole state first, so that whoever sees the new number also sees
+        the schedule and the rest that came with it."""
         self.confirmed_at = time.time()
-        self.next_go_live = state[1] if state else None
-        self.value = state[0] if state else None
+        self.state = state
+        self.value = state.generation if state else None
 
     def refresh(self):
         """After this process committed a change: read the database until the listener has read the new number."""
@@ -222,16 +234,16 @@ watcher = GenerationWatcher()
 
 
 def generation_state():
-    """(content generation, next scheduled go-live time or None): this process's copy, else the database's."""
-    value = watcher.current()
-    if value is not None:
-        return value, watcher.next_go_live
+    """The `ContentState`: this process's copy, else the database's."""
+    value, state = watcher.current(), watcher.state
+    if value is not None and state is not None and state.generation == value:
+        return state
     # A plain cursor: this runs on every cache hit, where the ORM's own overhead is a large share of the cost.
     with connection.cursor() as cursor:
         state = _read_state(cursor)
     if state is None:
         row = PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": _first_generation()})[0]
-        return row.value, row.next_go_live
+        return ContentState(row.value, row.next_go_live, row.outside_change)
     return state
 
 
@@ -240,9 +252,16 @@ def content_generation():
 
 
 def content_changed(**_signal_kwargs):
-    """Invalidate every cached page: connected to content models' signals; call it after bulk writes."""
-    if not PageCacheGeneration.objects.filter(pk=1).update(value=F("value") + 1):
-        PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": _first_generation()})
+    """Invalidate every cached page: connected to content models' signals; call it after bulk writes.
+
+    A change made outside the editorial workflow's steps (a fixture load, a restore, a registry sync, a direct
+    save) also marks every published page as needing to be checked again (pages/serving.py): only the workflow
+    knows exactly which pages a change affects.
+    """
+    outside = {} if workflow_step() else {"outside_change": F("value") + 1}
+    if not PageCacheGeneration.objects.filter(pk=1).update(value=F("value") + 1, **outside):
+        first = _first_generation()
+        PageCacheGeneration.objects.get_or_create(pk=1, defaults={"value": first, "outside_change": first})
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # delivered to every listener when this transaction commits
             table = PageCacheGeneration._meta.db_table
@@ -272,12 +291,15 @@ def publish_what_is_due():
         log.exception("page cache: publishing scheduled changes failed")
 
 
-def cache_public_page(view, params=()):
+def cache_public_page(view, params=(), versioned=False):
     """Mark a public view: cached for anonymous visitors (``PageCacheMiddleware`` does the work); rendered with
     the working drafts, never cached, for staff (editorial.preview).
 
     `params` names the query parameters the view reads (``?page=``, ``?q=``): only they are part of the cache key,
     so any other parameter (``?utm_source=``, ``?q=`` on a page that has no search) shares the page's one entry.
+
+    `versioned` pages (without any of `params` in the request) are published pages (pages/): anonymous visitors
+    get the version stored when it went live, and a publish re-renders exactly the pages it changes.
     """
 
     @wraps(view)
@@ -289,6 +311,7 @@ def cache_public_page(view, params=()):
     page.page_cacheable = True
     page.public_view = view
     page.page_cache_params = tuple(params)
+    page.page_versioned = versioned
     return page
 
 
@@ -307,17 +330,23 @@ class PageCacheMiddleware:
 
     def __call__(self, request):
         view = self._public_view(request)
-        if view is None:
+        if view is None or request.META.get(RENDERING):  # our own render of a page to publish goes to the view
             return self.get_response(request)
         request.get_host()  # a Host not in ALLOWED_HOSTS is refused (400) before the cache can answer it
         try:
-            generation, next_go_live = generation_state()
-            if next_go_live is not None and timezone.now() >= next_go_live:
+            state = generation_state()
+            if state.next_go_live is not None and timezone.now() >= state.next_go_live:
                 publish_what_is_due()
-                generation, next_go_live = generation_state()
+                state = generation_state()
+            if self._published_page(request, view):
+                served = current_versions.current(request.path, state, current_release())
+                if served is None:  # not a public page: the view answers (404)
+                    return self.get_response(request)
+                content, headers = served
+                return HttpResponse(content, headers=headers)
         except DatabaseError:
             return self.get_response(request)  # the database is down: the view answers (with the friendly 503 page)
-        key, variants = self._key(request, view, generation)
+        key, variants = self._key(request, view, state.generation)
         if key is None:
             return self.get_response(request)
         # With a shared cache (Redis), each process also keeps pages in local memory ("pages_local"). Keys
@@ -350,6 +379,16 @@ class PageCacheMiddleware:
         except Resolver404:
             return None
         return view if getattr(view, "page_cacheable", False) else None
+
+    @staticmethod
+    def _published_page(request, view):
+        return (
+            settings.PUBLISHED_PAGES
+            and getattr(view, "page_versioned", False)
+            and not any(name in request.GET for name in view.page_cache_params)
+            and settings.SESSION_COOKIE_NAME not in request.COOKIES
+            and not any(cookie in request.COOKIES for cookie in PERSONAL_COOKIES)
+        )
 
     @staticmethod
     def _variant_allowed(counter):

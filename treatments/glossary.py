@@ -28,9 +28,8 @@ class GlossaryMarker:
         self.by_form = {}
         with tracking.paused():  # a page shows only the terms it uses (noted in _link), not all it looked for
             terms = list(terms)
-        if terms:
-            # …but any term's wording can make it mark new words.
-            tracking.listed(type(terms[0]), ("term", "other_forms", "slug"))
+        # …but any term's wording can make it mark new words.
+        tracking.listed("treatments.glossaryterm", ("term", "other_forms", "slug"))
         for term in terms:
             for form in term.forms:
                 self.by_form.setdefault(form.lower(), term)

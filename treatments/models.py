@@ -461,6 +461,9 @@ class PageCacheGeneration(models.Model):
 
     value = models.BigIntegerField(default=1)
     next_go_live = models.DateTimeField(null=True, blank=True)
+    # The generation of the last change made outside the editorial workflow: published pages older than it are
+    # checked again before they are served (pages/serving.py).
+    outside_change = models.BigIntegerField(default=0)
 
     def __str__(self):
         return str(self.value)

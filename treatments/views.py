@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.generic import DetailView, ListView
 
+from editorial import tracking
 from mesoinfo.context_processors import absolute_url
 from mesoinfo.markdown import render_markdown, sanitised_html_many
 from references.citations import CitationNumbering, find_keys
@@ -81,8 +82,13 @@ def trial_rows(trials, citations):
 def cited_in(*texts, preview=False):
     """The references these Markdown texts cite, by key, in one query (live ones only, unless previewing)."""
     keys = {key for text in texts for key in find_keys(text)}
-    references = Reference.objects.all() if preview else Reference.objects.published()
-    return {ref.key: ref for ref in references.filter(key__in=keys)} if keys else {}
+    if not keys:
+        return {}
+    # Every record with these keys is read, live or not: a page depends on a cited reference before it goes live too.
+    found = list(Reference.objects.filter(key__in=keys))
+    if len(found) < len(keys):  # a key no reference has (yet): any new reference may be it
+        tracking.listed(Reference, ("key",))
+    return {ref.key: ref for ref in found if preview or ref.is_public}
 
 
 def glossary_terms(request):
@@ -116,6 +122,7 @@ def search_view(request):
 
 def glossary(request):
     terms = list(glossary_terms(request))
+    tracking.listed(GlossaryTerm, ("term", "slug"))
     text = PageText([term.definition for term in terms], preview=is_previewing(request))
     entries = [(term, text.render(term.definition)) for term in terms]
     data = structured_data.defined_term_set(entries, absolute_url(request, request.path))
@@ -125,6 +132,7 @@ def glossary(request):
 
 def home(request):
     overviews = visible(request, Overview.objects.all())
+    tracking.listed(Overview, ("title", "stage_label", "summary", "position", "slug"))
     data = structured_data.website(absolute_url(request, "/"), absolute_url(request, reverse("treatments:search")))
     context = {"overviews": overviews, "preview": is_previewing(request), "structured_data": data}
     return render(request, "treatments/home.html", context)
@@ -211,8 +219,19 @@ class CollectionMixin:
         return super().get_context_data(structured_data=data, **kwargs)
 
 
-class DrugListView(CollectionMixin, PreviewMixin, ListView):
+class ListingMixin:
+    """List pages depend on which records are live, and on the field they are sorted by (published pages)."""
+
+    sorted_by = ()
+
+    def get_queryset(self):
+        tracking.listed(self.model or self.queryset.model, self.sorted_by)
+        return super().get_queryset()
+
+
+class DrugListView(ListingMixin, CollectionMixin, PreviewMixin, ListView):
     model = Drug
+    sorted_by = ("generic_name",)
     context_object_name = "drugs"
     collection_name = "Drugs used or studied in mesothelioma"
     paginate_by = 100
@@ -240,7 +259,8 @@ class DrugDetailView(PreviewMixin, DetailView):
         )
 
 
-class TrialListView(CollectionMixin, PreviewMixin, ListView):
+class TrialListView(ListingMixin, CollectionMixin, PreviewMixin, ListView):
+    sorted_by = ("title",)
     context_object_name = "trials"
     collection_name = "Clinical trials in mesothelioma"
     paginate_by = 50

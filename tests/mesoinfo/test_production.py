@@ -19,6 +19,16 @@ from mesoinfo.logging import JSONFormatter
 from tests.factories import make_drug, make_overview, make_reference, make_section, make_trial
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _page_cache_only(settings):
+    """These tests are about the whole-page cache keyed by the content generation, which serves every public page
+    when published pages (pages/, tested in tests/pages/) are switched off, and the pages that depend on the
+    request (search, lists past page 1, sitemaps, feeds) either way."""
+    settings.PUBLISHED_PAGES = False
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -170,18 +180,18 @@ def test_stored_variants_of_one_page_are_bounded(client, settings):
 
 
 def test_a_generation_the_listener_has_not_confirmed_lately_is_not_used():
-    from treatments.caching import GenerationWatcher
+    from treatments.caching import ContentState, GenerationWatcher
 
     watcher = GenerationWatcher()
     window = GenerationWatcher.RECHECK_SECONDS + GenerationWatcher.TIMEOUT_SECONDS
     with time_machine.travel(1_000_000, tick=False) as clock:
-        watcher._confirm((42, None))
+        watcher._confirm(ContentState(42))
         assert watcher.confirmed_value() == 42
         clock.shift(window - 0.5)
         assert watcher.confirmed_value() == 42
         clock.shift(1)
         assert watcher.confirmed_value() is None  # unknown: pages read the generation from the database
-        watcher._confirm((43, None))
+        watcher._confirm(ContentState(43))
         assert watcher.confirmed_value() == 43
 
 
@@ -228,8 +238,10 @@ def test_a_page_that_sets_a_cookie_is_not_cached(monkeypatch):
             response.set_cookie("choice", "1")
         return response
 
+    from treatments.caching import ContentState
+
     monkeypatch.setattr(PageCacheMiddleware, "_public_view", staticmethod(lambda request: object()))
-    monkeypatch.setattr("treatments.caching.generation_state", lambda: (1, None))
+    monkeypatch.setattr("treatments.caching.generation_state", lambda: ContentState(1))
     monkeypatch.setattr(
         PageCacheMiddleware,
         "_key",

@@ -97,7 +97,7 @@ def test_pages_keep_rendering_when_redis_is_down_and_healthz_says_degraded(
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "cache": "ok"}
     caches["pages_local"].clear()
     client.get(url)
-    assert any(b"mesoinfo:page:" in key for key in redis.Redis(port=private_redis.port, db=5).keys("*"))
+    assert any(b"mesoinfo:page" in key for key in redis.Redis(port=private_redis.port, db=5).keys("*"))
 
 
 def test_after_a_failure_redis_is_left_alone_for_a_while(private_redis, monkeypatch):

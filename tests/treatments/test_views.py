@@ -85,7 +85,8 @@ def test_next_link_without_target_is_not_a_link(client):
     assert f'<a href="{other.get_absolute_url()}">Existing</a>' in html
 
 
-def test_overview_query_count_is_fixed(client, django_assert_num_queries):
+def test_overview_query_count_is_fixed(client, django_assert_num_queries, settings):
+    settings.PUBLISHED_PAGES = False  # the queries of rendering the page (served once published: tests/pages/)
     small = build_overview(n_sections=1, n_trials=1)
     large = build_overview(n_sections=10, n_trials=5)
     with django_assert_num_queries(10) as small_queries:
@@ -177,7 +178,8 @@ def test_markdown_in_public_pages_is_sanitised(client):
 
 
 @pytest.mark.parametrize("size", [1, 8])
-def test_other_pages_query_counts_do_not_grow(client, django_assert_num_queries, size):
+def test_other_pages_query_counts_do_not_grow(client, django_assert_num_queries, size, settings):
+    settings.PUBLISHED_PAGES = False  # the queries of rendering each page
     overview = build_overview(n_sections=size, n_trials=size)
     drug = overview.sections.first().drugs.first()
     trial = overview.sections.first().trials.first()
@@ -222,7 +224,8 @@ def test_a_drug_pages_trials_are_paginated(client):
     assert client.get(drug.get_absolute_url(), {"page": "x"}).status_code == 404
 
 
-def test_reviewed_overview_keeps_the_query_budget(client, django_assert_num_queries, django_user_model):
+def test_reviewed_overview_keeps_the_query_budget(client, django_assert_num_queries, django_user_model, settings):
+    settings.PUBLISHED_PAGES = False  # the queries of rendering the page
     from treatments.models import ReviewerProfile
 
     reviewer = django_user_model.objects.create_user("reviewer", password="pw-123456789")
