@@ -10,7 +10,8 @@ import datetime
 import html
 import re
 
-from django.contrib.admin.views.decorators import staff_member_required
+from functools import wraps
+
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -51,13 +52,25 @@ def _page(page_path):
     return get_object_or_404(Page, path=f"/{page_path}")
 
 
+def staff_only(view):
+    """The archive is for staff; anyone else gets the site's 404 (nothing public names the admin)."""
+
+    @wraps(view)
+    def archive_view(request, *args, **kwargs):
+        if not (request.user.is_active and request.user.is_staff):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return archive_view
+
+
 def _private(response):
     add_never_cache_headers(response)
     patch_cache_control(response, private=True)
     return response
 
 
-@staff_member_required
+@staff_only
 def archive(request, page_path):
     page = _page(page_path)
     versions = page.versions.select_related("content").order_by("-number")
@@ -75,7 +88,7 @@ def archive(request, page_path):
     return _private(render(request, "pages/archive.html", {"page": page, "versions": versions}))
 
 
-@staff_member_required
+@staff_only
 def version_view(request, page_path, number):
     page = _page(page_path)
     version = get_object_or_404(page.versions.select_related("content"), number=number)
@@ -107,7 +120,7 @@ def version_view(request, page_path, number):
     return _private(response)
 
 
-@staff_member_required
+@staff_only
 def diff_view(request, page_path):
     page = _page(page_path)
     versions = page.versions.select_related("content")
