@@ -343,7 +343,15 @@ class ReviewForm(forms.Form):
         label=_("Change note for readers"),
         required=False,
         max_length=300,
-        help_text=_("Optional, e.g. 'Added the results of the KEYNOTE-028 study'."),
+        help_text=_(
+            "What changed, in plain words, e.g. 'Added the results of the KEYNOTE-028 study'. Shown under "
+            "“Latest updates to this page” and in the updates feed."
+        ),
+    )
+    minor = forms.BooleanField(
+        label=_("Minor correction"),
+        required=False,
+        help_text=_("Typos or formatting: recorded in the page's history, not listed for readers. Then no note."),
     )
     review_page = forms.BooleanField(
         label=_("Also record my medical review of the whole page"),
@@ -359,8 +367,11 @@ class ReviewForm(forms.Form):
 
     def clean(self):
         cleaned_data = super().clean()
-        if not cleaned_data.get("revision") and self.data.get("action") != "review_page":
+        action = self.data.get("action")
+        if not cleaned_data.get("revision") and action != "review_page":
             raise forms.ValidationError(_("Tick at least one change."))
+        if action in ("publish", "schedule") and not (cleaned_data.get("note", "").strip() or cleaned_data.get("minor")):
+            self.add_error("note", _("Write a short note for readers, or tick “Minor correction”."))
         return cleaned_data
 
 
@@ -453,7 +464,13 @@ def _act(request, form, page_record=None):
             if go_live_at is None or go_live_at <= timezone.now():
                 messages.error(request, _("Choose a go-live time in the future, or publish now."))
                 return False
-            workflow.approve(revisions, request.user, go_live_at=go_live_at, note=form.cleaned_data["note"])
+            workflow.approve(
+                revisions,
+                request.user,
+                go_live_at=go_live_at,
+                note=form.cleaned_data["note"],
+                minor=form.cleaned_data["minor"],
+            )
             messages.success(
                 request,
                 _("Approved. %(count)s change(s) go live on %(when)s.")
@@ -461,7 +478,9 @@ def _act(request, form, page_record=None):
             )
         elif action == "publish":
             with transaction.atomic():
-                workflow.approve(revisions, request.user, note=form.cleaned_data["note"])
+                workflow.approve(
+                    revisions, request.user, note=form.cleaned_data["note"], minor=form.cleaned_data["minor"]
+                )
                 if form.cleaned_data.get("review_page"):
                     workflow.mark_reviewed([page_record], request.user)
             messages.success(

@@ -259,6 +259,7 @@ def test_edit_send_back_resubmit_and_publish(browse, live_server, people, seed_p
     expect(changes).to_contain_text("revision 3 by sam.editor")
     expect(changes).not_to_contain_text(COMMENT)
     expect(changes.locator(".diff").first.locator("ins")).to_have_text(["help", "you", "more easily"])
+    rv.fill("#id_note", "Changed how we describe the benefit of surgery.")
     rv.click("button[value=publish]")
     expect(rv.locator(".messagelist .success")).to_have_text("Published 1 change(s). Patients see them now.")
     expect(rv.locator("#content-main")).to_contain_text("Nothing is waiting for review here.")
@@ -303,6 +304,7 @@ def test_schedule_a_change_to_go_live_later(browse, live_server, people, seed_pa
     rv.fill("#id_go_live_at_1", f"{go_live:%H:%M}")
     expect(rv.locator(".field-go_live_at")).to_contain_text(f"Times are {timezone.get_default_timezone_name()}")
     shoot(rv.locator("form fieldset.module"), "13-schedule-go-live-time")
+    rv.check("#id_minor")
     rv.click("button[value=schedule]")
     expect(rv.locator(".messagelist .success")).to_have_text(
         f"Approved. 1 change(s) go live on {go_live:%d %b %Y %H:%M}."
@@ -356,6 +358,7 @@ def test_publishing_refuses_a_citation_of_a_reference_that_is_not_live(browse, l
 
     # Publishing the section alone would leave the live page citing a reference patients cannot see.
     reference_change.locator("input[name=revision]").uncheck()
+    rv.fill("#id_note", "Changed how we describe the benefit of surgery.")
     rv.click("button[value=publish]")
     error = rv.locator(".messagelist .error")
     expect(error).to_contain_text("Nothing was published:")
@@ -371,6 +374,7 @@ def test_publishing_refuses_a_citation_of_a_reference_that_is_not_live(browse, l
     expect(changes.locator("input[name=revision]")).to_have_count(2)
     changes.locator("input[name=revision]").nth(0).check()
     changes.locator("input[name=revision]").nth(1).check()
+    rv.fill("#id_note", "Changed how we describe the benefit of surgery.")
     rv.click("button[value=publish]")
     expect(rv.locator(".messagelist .success")).to_have_text("Published 2 change(s). Patients see them now.")
     section.refresh_from_db()
@@ -459,6 +463,7 @@ def test_a_page_whose_changes_a_reviewer_published_names_the_reviewer(browse, li
     rv.locator(".object-tools").get_by_role("link", name="Review changes").click()
     expect(rv.locator(f"#revision-{revision.pk}")).to_be_checked()
     rv.check("#id_review_page")  # "Also record my medical review of the whole page"
+    rv.check("#id_minor")
     rv.get_by_role("button", name="Publish ticked changes now").click()
     expect(rv.locator(".messagelist .success")).to_contain_text("Published 1 change")
     patient = browse()

@@ -99,7 +99,7 @@ def test_the_page_review_screen_lists_every_pending_change_the_page_shows(admin_
         if revision.pk in wanted:
             assert reverse("admin:editorial_revision_compare", args=[revision.pk]) in html
 
-    published = admin_client.post(url, {"revision": sorted(wanted), "action": "publish", "note": ""})
+    published = admin_client.post(url, {"revision": sorted(wanted), "action": "publish", "note": "New wording."})
     assert published.status_code == 302
     html = Client().get(overview.get_absolute_url()).content.decode()
     for text in [
@@ -128,3 +128,15 @@ def test_submitting_from_the_change_form_puts_the_draft_in_review(admin_client):
     submit(section)
     page = admin_client.get(reverse("admin:index")).content.decode()
     assert "Changes waiting to go live (1)" in page
+
+
+def test_publishing_asks_for_a_note_for_readers_or_a_minor_correction_tick(admin_client):
+    section = make_section(make_overview(), body="Old.")
+    revision = draft_of(section, body="New.")
+    url = f"{reverse('admin:editorial_revision_review')}?records=treatments.treatmentoption:{section.pk}"
+    refused = admin_client.post(url, {"revision": [revision.pk], "action": "publish"})
+    assert refused.status_code == 200 and "Write a short note for readers" in refused.content.decode()
+    assert TreatmentOption.objects.get(pk=section.pk).body == "Old."
+    assert admin_client.post(url, {"revision": [revision.pk], "action": "publish", "minor": "on"}).status_code == 302
+    revision.refresh_from_db()
+    assert revision.minor and revision.state == Revision.State.PUBLISHED

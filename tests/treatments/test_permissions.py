@@ -321,7 +321,7 @@ def publish_on_review_screen(client, url):
     screen = client.get(url)
     assert screen.status_code == 200
     shown = [change["revision"] for change in screen.context["pending"]]
-    response = client.post(url, {"revision": [r.pk for r in shown], "action": "publish", "note": ""})
+    response = client.post(url, {"revision": [r.pk for r in shown], "action": "publish", "minor": "on"})
     assert response.status_code == 302, messages_of(response)
     return shown
 
@@ -701,12 +701,12 @@ def test_reviewers_publish_schedule_and_send_back_on_the_review_screen(client_as
     revision = Revision.objects.get(pk=drug.draft_revision_id)
     assert revision.state == State.DRAFT and revision.comment == "Cite it." and revision.sent_back_by == users[role]
     assert "Cite it." in client_as(EDITOR).get(admin_url(Drug, "change", drug.pk)).content.decode()
-    data = {"revision": [glossary_term.draft_revision_id], "action": "schedule"}
+    data = {"revision": [glossary_term.draft_revision_id], "action": "schedule", "minor": "on"}
     response = client.post(url, {**data, "go_live_at_0": "2099-01-01", "go_live_at_1": "10:00"})
     assert response.status_code == 302
     assert Revision.objects.get(pk=glossary_term.draft_revision_id).state == State.SCHEDULED
     assert PageCacheGeneration.objects.get().next_go_live == datetime.datetime(2099, 1, 1, 10, tzinfo=datetime.UTC)
-    response = client.post(url, {"revision": [profile.draft_revision_id], "action": "publish"})
+    response = client.post(url, {"revision": [profile.draft_revision_id], "action": "publish", "minor": "on"})
     assert response.status_code == 302
     assert fresh(profile).display_name == NEW and fresh(profile).reviewed_by == users[role]
     assert fresh(drug).how_it_works == OLD and fresh(glossary_term).definition == OLD  # not published (yet)
@@ -792,7 +792,7 @@ def test_the_reviewer_acts_only_on_the_revision_they_saw(client_as, action):
     newer = change_drug(client_as(EDITOR), drug, "Changed after the reviewer opened it")
     assert newer.state == State.IN_REVIEW  # still in review: the reviewer must see this one
 
-    data = {"revision": [seen.pk], "action": action, "comment": "Fine.", "go_live_at_0": "2099-01-01"}
+    data = {"revision": [seen.pk], "action": action, "comment": "Fine.", "minor": "on", "go_live_at_0": "2099-01-01"}
     response = client_as(REVIEWER).post(url, {**data, "go_live_at_1": "10:00"})
     assert response.status_code == 200
     assert f"changed after you opened it: review revision {newer.number} instead" in " ".join(messages_of(response))
@@ -803,7 +803,7 @@ def test_the_reviewer_acts_only_on_the_revision_they_saw(client_as, action):
     assert fresh(drug).how_it_works == OLD and fresh(drug).draft_revision == newer
     assert OLD in public_html(drug.get_absolute_url())
 
-    response = client_as(REVIEWER).post(url, {"revision": [newer.pk], "action": "publish"})
+    response = client_as(REVIEWER).post(url, {"revision": [newer.pk], "action": "publish", "minor": "on"})
     assert response.status_code == 302
     assert registry.snapshot(fresh(drug)) == newer.data
     assert "Changed after the reviewer opened it" in public_html(drug.get_absolute_url(), from_cache=True)
@@ -814,7 +814,7 @@ def test_a_scheduled_approval_goes_back_to_review_when_the_editor_changes_the_dr
         drug = make_drug(how_it_works=OLD)
         page = drug.get_absolute_url()
         approved = change_drug(client_as(EDITOR), drug, NEW, submit_for_review="on")
-        data = {"revision": [approved.pk], "action": "schedule", "go_live_at_0": "2027-03-03", "go_live_at_1": "13:00"}
+        data = {"revision": [approved.pk], "action": "schedule", "minor": "on", "go_live_at_0": "2027-03-03", "go_live_at_1": "13:00"}
         assert client_as(REVIEWER).post(review_url(drug), data).status_code == 302
         assert fresh(approved).state == State.SCHEDULED and fresh(drug).editorial_state == "Live + scheduled"
 
@@ -834,7 +834,7 @@ def test_the_change_form_says_when_an_approved_change_goes_live(client_as):
     with time_machine.travel(NOON, tick=False):
         drug = make_drug(how_it_works=OLD)
         approved = change_drug(client_as(EDITOR), drug, NEW, submit_for_review="on")
-        data = {"revision": [approved.pk], "action": "schedule", "go_live_at_0": "2027-03-03", "go_live_at_1": "13:00"}
+        data = {"revision": [approved.pk], "action": "schedule", "minor": "on", "go_live_at_0": "2027-03-03", "go_live_at_1": "13:00"}
         assert client_as(REVIEWER).post(review_url(drug), data).status_code == 302
         html = client_as(EDITOR).get(admin_url(Drug, "change", drug.pk)).content.decode()
         state = re.search(r'field-editorial_status.*?<div class="readonly">(.*?)</div>', html, flags=re.S).group(1)
@@ -897,7 +897,7 @@ def test_publishing_is_refused_while_a_live_page_would_link_content_that_is_not_
     before, live_before = patient_sees([page]), live_state(record)
     draft = fresh(record).draft_revision
 
-    response = client_as(REVIEWER).post(review_url(record), {"revision": [draft.pk], "action": "publish"})
+    response = client_as(REVIEWER).post(review_url(record), {"revision": [draft.pk], "action": "publish", "minor": "on"})
     assert response.status_code == 200
     message = " ".join(messages_of(response))
     assert "Nothing was published" in message and "is not live" in message and str(target) in message
@@ -907,7 +907,7 @@ def test_publishing_is_refused_while_a_live_page_would_link_content_that_is_not_
     assert patient_sees([page]) == before
 
     # Scheduling it is refused at once, too: it would fail at go-live time.
-    data = {"revision": [draft.pk], "action": "schedule", "go_live_at_0": "2099-01-01", "go_live_at_1": "10:00"}
+    data = {"revision": [draft.pk], "action": "schedule", "minor": "on", "go_live_at_0": "2099-01-01", "go_live_at_1": "10:00"}
     response = client_as(REVIEWER).post(review_url(record), data)
     assert response.status_code == 200 and "is not live" in " ".join(messages_of(response))
     assert fresh(draft).state != State.SCHEDULED
