@@ -370,7 +370,9 @@ class ReviewForm(forms.Form):
         action = self.data.get("action")
         if not cleaned_data.get("revision") and action != "review_page":
             raise forms.ValidationError(_("Tick at least one change."))
-        if action in ("publish", "schedule") and not (cleaned_data.get("note", "").strip() or cleaned_data.get("minor")):
+        if action in ("publish", "schedule") and not (
+            cleaned_data.get("note", "").strip() or cleaned_data.get("minor")
+        ):
             self.add_error("note", _("Write a short note for readers, or tick “Minor correction”."))
         return cleaned_data
 

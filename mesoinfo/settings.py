@@ -40,6 +40,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # sitemaps, robots.txt) is built on it, never on the request's Host header, whose answer may be cached and served
 # to everyone. Required in production; with DEBUG the request's own address is used when it is unset.
 SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
+# The publisher named in "How to cite this page" (AMA style).
+SITE_PUBLISHER = os.environ.get("SITE_PUBLISHER", "MesoInfo")
 if SITE_URL and not re.fullmatch(r"https?://[^/?#\s]+", SITE_URL):
     raise ImproperlyConfigured(
         f"SITE_URL must be a scheme and host only, like https://mesoinfo.example.org, not {SITE_URL!r}."

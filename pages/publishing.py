@@ -47,9 +47,9 @@ def _record(label, pk):
 
 
 def affected_pages(changes):
-    """({path: {revision or None, …}}, {path of a page a first publication makes}) for the pages a set of changes
-    to what is live changes."""
-    affected, new_pages = defaultdict(set), set()
+    """({path: {revision or None, …}}, {path of a changed record's own page}) for the pages a set of changes to
+    what is live changes."""
+    affected, own_pages = defaultdict(set), set()
     for change in changes:
         record, revision = change.record, change.revision
         label, pk = registry.record_key(record)
@@ -60,8 +60,7 @@ def affected_pages(changes):
         own = own_path(record)
         if own:  # a first publication makes the page; taking a record off the site ends it
             affected[own].add(revision)
-            if change.before is None:
-                new_pages.add(own)
+            own_pages.add(own)
         # The pages of what it links to, before and after, list what links to them (a drug page lists its trials).
         live = record.status == Status.PUBLISHED
         links_after = [registry.record_key(t) for _f, t in registry.links(record)] if live else []
@@ -74,7 +73,7 @@ def affected_pages(changes):
             joined_or_left = change.before is None or after is None
             if joined_or_left or any(change.before["fields"].get(f) != after["fields"].get(f) for f in listing.fields):
                 affected[listing.page.path].add(revision)
-    return affected, new_pages
+    return affected, own_pages
 
 
 def reviewer_name(user):
@@ -86,7 +85,7 @@ def reviewer_name(user):
 
 def pages_after_publish(sender, changes, now, **kwargs):
     """Render and store every page the changes affect (editorial.workflow.live_changed)."""
-    affected, new_pages = affected_pages(changes)
+    affected, own_pages = affected_pages(changes)
     if not affected:
         return
     from treatments.caching import content_changed, content_generation
@@ -95,23 +94,23 @@ def pages_after_publish(sender, changes, now, **kwargs):
     generation = content_generation()
     for path in sorted(affected):
         revisions = [r for r in affected[path] if r is not None]
-        store_version(path, now, generation, revisions, new_page=path in new_pages)
+        store_version(path, now, generation, revisions, own_page=path in own_pages)
 
 
-def store_version(path, now, generation, revisions=(), new_page=False):
+def store_version(path, now, generation, revisions=(), own_page=False):
     """Render `path` and make it the page's current version if its HTML (or whether it is public) changed.
 
     Returns the new version, or None when nothing visible changed (or the page has never been public and still
     is not). The version row exists while the page renders, so the page can list its own change notes. A page
-    stored for the first time carries the notes and reviewers of `revisions` only if they made it (`new_page`):
-    otherwise it is only the first time anyone recorded it.
+    stored for the first time carries the notes and reviewers of `revisions` only if it is the page of a record
+    they changed (`own_page`); a page that only links to one is merely recorded for the first time.
     """
     release = current_release()
     with transaction.atomic():
         page, _created = Page.objects.get_or_create(path=path)
         page = Page.objects.select_for_update(of=("self",)).select_related("current").get(pk=page.pk)
         current = page.current
-        if current is None and not new_page:
+        if current is None and not own_page:
             revisions = ()
         notes, seen_notes = [], set()
         for revision in revisions:

@@ -16,4 +16,5 @@ urlpatterns = [
     re_path(PAGE + r"(?P<number>[0-9]+)/$", views.version_view, name="version"),
     path("updates.xml", cache_public_page(SiteUpdatesFeed()), name="site-updates-feed"),
     path("treatment/<slug:slug>/updates.xml", cache_public_page(PageUpdatesFeed()), name="page-updates-feed"),
+    path("treatment/<slug:slug>/updates/", cache_public_page(views.page_updates), name="page-updates"),
 ]

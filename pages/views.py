@@ -9,7 +9,6 @@ word; /…/versions/?at=2027-03-03 opens the version that was live at the end of
 import datetime
 import html
 import re
-
 from functools import wraps
 
 from django.http import Http404, HttpResponse
@@ -133,3 +132,13 @@ def diff_view(request, page_path):
         old, new = new, old
     context = {"page": page, "old": old, "new": new, "diff": word_diff(visible_text(old), visible_text(new))}
     return _private(render(request, "pages/diff.html", context))
+
+
+def page_updates(request, slug):
+    """Every change note for readers that an overview page has had, newest first (its "All updates" link)."""
+    page = get_object_or_404(Page.objects.select_related("current__content"), path=f"/treatment/{slug}/")
+    if page.current is None or page.current.is_gone:
+        raise Http404
+    versions = page.versions.filter(listed=True).order_by("-went_live_at")
+    context = {"page": page, "title": page_title(page.current), "versions": versions}
+    return render(request, "pages/updates.html", context)

@@ -99,3 +99,31 @@ def to_bibtex(references):
         fields = {name: _bibtex_value(value) for name, value in fields.items()}
         library.add(Entry("article", ref.key, [Field(name, value) for name, value in fields.items() if value]))
     return bibtexparser.write_string(library)
+
+
+def page_to_ris(page):
+    """One of our own pages (a `treatments.views.PageCitation`) for a reference manager, as an electronic source."""
+    entry = {
+        "type_of_reference": "ELEC",
+        "id": page.key,
+        "title": _one_line(page.title),
+        "publisher": _one_line(page.publisher),
+        "urls": [page.url],
+        "date": page.updated.strftime("%Y/%m/%d") if page.updated else "",
+        "year": str(page.updated.year) if page.updated else "",
+    }
+    return rispy.dumps([{name: value for name, value in entry.items() if value}])
+
+
+def page_to_bibtex(page):
+    fields = {
+        "title": page.title,
+        "organization": page.publisher,
+        "year": str(page.updated.year) if page.updated else "",
+        "note": f"Updated {page.updated:%d %B %Y}" if page.updated else "",
+        "url": page.url,  # our own address, from SITE_URL
+    }
+    fields = {name: _bibtex_value(value) for name, value in fields.items()}
+    library = bibtexparser.Library()
+    library.add(Entry("misc", page.key, [Field(name, value) for name, value in fields.items() if value]))
+    return bibtexparser.write_string(library)

@@ -13,6 +13,11 @@ urlpatterns = [
         cache_public_page(views.overview_references),
         name="overview-references",
     ),
+    re_path(
+        r"^(?P<kind>treatment|drugs|trials)/(?P<slug>[-\w]+)/cite\.(?P<fmt>ris|bib)$",
+        cache_public_page(views.cite_page),
+        name="cite-page",
+    ),
     path("search/", cache_public_page(views.search_view, params=["q"]), name="search"),
     path("glossary/", cache_public_page(views.glossary, versioned=True), name="glossary"),
     path("drugs/", cache_public_page(views.DrugListView.as_view(), params=["page"], versioned=True), name="drug-list"),

@@ -1,5 +1,6 @@
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.paginator import InvalidPage, Paginator
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
@@ -10,8 +11,9 @@ from django.views.generic import DetailView, ListView
 from editorial import tracking
 from mesoinfo.context_processors import absolute_url
 from mesoinfo.markdown import render_markdown, sanitised_html_many
+from pages.models import PageVersion
 from references.citations import CitationNumbering, find_keys
-from references.export import to_bibtex, to_ris
+from references.export import page_to_bibtex, page_to_ris, to_bibtex, to_ris
 from references.models import Reference
 
 from . import structured_data
@@ -186,10 +188,65 @@ def overview_page(request, slug):
         "preview": preview,
         # "Last updated": the latest published change to anything the page shows.
         "last_updated": last_updated,
+        "updates": latest_updates(overview.get_absolute_url()),
+        "cite": page_citation(request, overview, overview.title, last_updated),
         "structured_data": structured_data.medical_web_page(
             overview, absolute_url(request, overview.get_absolute_url()), citations.cited, last_updated
         ),
     }
+
+
+@dataclass
+class PageCitation:
+    """How to cite one of our pages (AMA style, like our reference list)."""
+
+    key: str
+    title: str
+    publisher: str
+    updated: object  # datetime of the last published change, or None
+    url: str
+
+    def ama(self):
+        parts = [f"{self.title.rstrip('.')}.", f"{self.publisher}."]
+        if self.updated:
+            parts.append(f"Updated {self.updated:%B} {self.updated.day}, {self.updated.year}.")
+        return " ".join(parts)
+
+
+def page_citation(request, record, title, updated):
+    path = record.get_absolute_url()
+    kind = record._meta.model_name
+    return PageCitation(
+        f"mesoinfo-{kind}-{record.slug}", title, settings.SITE_PUBLISHER, updated, absolute_url(request, path)
+    )
+
+
+def latest_updates(path, count=5):
+    """The notes for readers of a page's latest published versions, newest first (pages/)."""
+    return list(PageVersion.objects.filter(page__path=path, listed=True).order_by("-went_live_at")[:count])
+
+
+CITE_FORMATS = {
+    "ris": (page_to_ris, "application/x-research-info-systems"),
+    "bib": (page_to_bibtex, "application/x-bibtex"),
+}
+
+
+def cite_page(request, kind, slug, fmt):
+    """A page of ours as an entry for a reference manager (RIS or BibTeX)."""
+    if kind == "treatment":
+        context = overview_page(request, slug)
+        record, title, updated = context["overview"], context["overview"].title, context["last_updated"]
+    else:
+        model = {"drugs": Drug, "trials": Trial}[kind]
+        record = get_object_or_404(visible(request, model.objects.all()), slug=slug)
+        title, updated = str(record), record.last_published_at
+    write, content_type = CITE_FORMATS[fmt]
+    response = HttpResponse(
+        write(page_citation(request, record, title, updated)), content_type=f"{content_type}; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="mesoinfo-{slug}.{fmt}"'
+    return response
 
 
 def paginate(request, queryset, per_page):
@@ -253,6 +310,7 @@ class DrugDetailView(PreviewMixin, DetailView):
             definitions=text.definitions(),
             citations=text.citations,
             structured_data=structured_data.drug(drug, absolute_url(self.request, drug.get_absolute_url())),
+            cite=page_citation(self.request, drug, str(drug), drug.last_published_at),
             sections=sections_shown_for(self.request, drug.sections.all()),
             page_obj=paginate(self.request, visible(self.request, drug.trials()), self.trials_per_page),
             **kwargs,
@@ -289,6 +347,7 @@ class TrialDetailView(PreviewMixin, DetailView):
             reported_in=reported_in,
             definitions=definitions,
             citations=citations,
+            cite=page_citation(self.request, trial, trial.title, trial.last_published_at),
             structured_data=structured_data.medical_trial(
                 trial, absolute_url(self.request, trial.get_absolute_url()), citations.cited
             ),

@@ -128,13 +128,25 @@ def test_the_review_screen_schedules_with_a_go_live_time(client, admin_user):
         url = f"/admin/editorial/revision/review/?records=treatments.drug:{drug.pk}"
         past = admin_client.post(
             url,
-            {"revision": [revision.pk], "action": "schedule", "minor": "on", "go_live_at_0": "2027-03-03", "go_live_at_1": "11:00"},
+            {
+                "revision": [revision.pk],
+                "action": "schedule",
+                "minor": "on",
+                "go_live_at_0": "2027-03-03",
+                "go_live_at_1": "11:00",
+            },
         )
         assert past.status_code == 200 and "Choose a go-live time in the future" in past.content.decode()
         assert Revision.objects.get(pk=revision.pk).state == State.DRAFT
         response = admin_client.post(
             url,
-            {"revision": [revision.pk], "action": "schedule", "minor": "on", "go_live_at_0": "2027-03-04", "go_live_at_1": "09:30"},
+            {
+                "revision": [revision.pk],
+                "action": "schedule",
+                "minor": "on",
+                "go_live_at_0": "2027-03-04",
+                "go_live_at_1": "09:30",
+            },
         )
         assert response.status_code == 302
         revision.refresh_from_db()

@@ -217,3 +217,45 @@ def test_feeds_are_atom_and_list_only_published_notes_that_are_not_minor(site, s
             assert entry.find(f"{ATOM}{tag}") is not None
         assert entry.find(f"{ATOM}link").get("href") == f"{settings.SITE_URL}/treatment/stage-iv/"  # never the Host
     assert get("/treatment/no-such-page/updates.xml").status_code == 404
+
+
+def test_latest_updates_on_the_page_newest_first_the_last_five_with_a_link_to_all(site):
+    url = site["overview"].get_absolute_url()
+    for n in range(7):
+        with time_machine.travel(datetime.datetime(2027, 3, 1 + n, 9, tzinfo=datetime.UTC), tick=False):
+            change(site["section"], note=f"Change number {n}.", body=f"Wording number {n}.")
+    change(site["section"], minor=True, body="Wording number 6, with a spelling mistake fixed.")
+    html = get(url).content.decode()
+    block = html[html.index('id="updates-heading"') :]
+    shown = [f"Change number {n}." for n in range(6, 1, -1)]
+    assert [block.index(note) for note in shown] == sorted(block.index(note) for note in shown)  # newest first
+    assert "Change number 1." not in block and "7 March 2027" in block and "spelling mistake" not in block
+    assert f'href="{url}updates/"' in block and f'href="{url}updates.xml"' in block
+    assert (
+        f'<link rel="alternate" type="application/atom+xml" title="Updates to this page" href="{url}updates.xml">'
+        in html
+    )
+    everything = get(f"{url}updates/").content.decode()
+    assert all(f"Change number {n}." in everything for n in range(7)) and "spelling mistake" not in everything
+
+
+def test_how_to_cite_each_overview_drug_and_trial_page(site, settings):
+    settings.SITE_PUBLISHER = "MesoInfo"
+    with time_machine.travel(datetime.datetime(2027, 3, 3, 9, tzinfo=datetime.UTC), tick=False):
+        change(site["section"], note="New wording.", body="New wording.")
+    url = site["overview"].get_absolute_url()
+    html = get(url).content.decode()
+    cite = html[html.index('id="cite-heading"') :]
+    assert f"Stage IV. MesoInfo. Updated March 3, 2027. Accessed [date you read it]. {settings.SITE_URL}{url}" in cite
+    ris = get(f"{url}cite.ris")
+    assert ris["Content-Type"].startswith("application/x-research-info-systems")
+    text = ris.content.decode()
+    assert "TY  - ELEC" in text and "TI  - Stage IV" in text and "PB  - MesoInfo" in text
+    assert f"UR  - {settings.SITE_URL}{url}" in text and "DA  - 2027/03/03" in text
+    bib = get(f"{url}cite.bib").content.decode()
+    assert bib.startswith("@misc{mesoinfo-overview-stage-iv,") and "Updated 03 March 2027" in bib
+    for record in (site["drug"], site["trial"]):
+        page = get(record.get_absolute_url()).content.decode()
+        assert 'id="cite-heading"' in page and f"{settings.SITE_URL}{record.get_absolute_url()}" in page
+        assert get(f"{record.get_absolute_url()}cite.ris").status_code == 200
+    assert get("/drugs/no-such-drug/cite.ris").status_code == 404

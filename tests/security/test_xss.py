@@ -55,7 +55,7 @@ DANGEROUS_SCHEMES = ("javascript:", "vbscript:", "data:")
 # foreign content; none belongs in a public page's body.
 FORBIDDEN_ELEMENTS = {"iframe", "frame", "frameset", "object", "embed", "applet", "portal", "base", "svg", "math"}
 FORM_CONTROLS = {"input", "button", "select", "textarea"}
-ALLOWED_LINK_RELS = {"stylesheet", "icon", "canonical"}
+ALLOWED_LINK_RELS = {"alternate", "stylesheet", "icon", "canonical"}
 # Browsers ignore whitespace and control characters around (and tabs/newlines inside) a URL's scheme;
 # removing every one of them is stricter still.
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f]+")

@@ -814,7 +814,13 @@ def test_a_scheduled_approval_goes_back_to_review_when_the_editor_changes_the_dr
         drug = make_drug(how_it_works=OLD)
         page = drug.get_absolute_url()
         approved = change_drug(client_as(EDITOR), drug, NEW, submit_for_review="on")
-        data = {"revision": [approved.pk], "action": "schedule", "minor": "on", "go_live_at_0": "2027-03-03", "go_live_at_1": "13:00"}
+        data = {
+            "revision": [approved.pk],
+            "action": "schedule",
+            "minor": "on",
+            "go_live_at_0": "2027-03-03",
+            "go_live_at_1": "13:00",
+        }
         assert client_as(REVIEWER).post(review_url(drug), data).status_code == 302
         assert fresh(approved).state == State.SCHEDULED and fresh(drug).editorial_state == "Live + scheduled"
 
@@ -834,7 +840,13 @@ def test_the_change_form_says_when_an_approved_change_goes_live(client_as):
     with time_machine.travel(NOON, tick=False):
         drug = make_drug(how_it_works=OLD)
         approved = change_drug(client_as(EDITOR), drug, NEW, submit_for_review="on")
-        data = {"revision": [approved.pk], "action": "schedule", "minor": "on", "go_live_at_0": "2027-03-03", "go_live_at_1": "13:00"}
+        data = {
+            "revision": [approved.pk],
+            "action": "schedule",
+            "minor": "on",
+            "go_live_at_0": "2027-03-03",
+            "go_live_at_1": "13:00",
+        }
         assert client_as(REVIEWER).post(review_url(drug), data).status_code == 302
         html = client_as(EDITOR).get(admin_url(Drug, "change", drug.pk)).content.decode()
         state = re.search(r'field-editorial_status.*?<div class="readonly">(.*?)</div>', html, flags=re.S).group(1)
@@ -897,7 +909,9 @@ def test_publishing_is_refused_while_a_live_page_would_link_content_that_is_not_
     before, live_before = patient_sees([page]), live_state(record)
     draft = fresh(record).draft_revision
 
-    response = client_as(REVIEWER).post(review_url(record), {"revision": [draft.pk], "action": "publish", "minor": "on"})
+    response = client_as(REVIEWER).post(
+        review_url(record), {"revision": [draft.pk], "action": "publish", "minor": "on"}
+    )
     assert response.status_code == 200
     message = " ".join(messages_of(response))
     assert "Nothing was published" in message and "is not live" in message and str(target) in message
@@ -907,7 +921,13 @@ def test_publishing_is_refused_while_a_live_page_would_link_content_that_is_not_
     assert patient_sees([page]) == before
 
     # Scheduling it is refused at once, too: it would fail at go-live time.
-    data = {"revision": [draft.pk], "action": "schedule", "minor": "on", "go_live_at_0": "2099-01-01", "go_live_at_1": "10:00"}
+    data = {
+        "revision": [draft.pk],
+        "action": "schedule",
+        "minor": "on",
+        "go_live_at_0": "2099-01-01",
+        "go_live_at_1": "10:00",
+    }
     response = client_as(REVIEWER).post(review_url(record), data)
     assert response.status_code == 200 and "is not live" in " ".join(messages_of(response))
     assert fresh(draft).state != State.SCHEDULED

@@ -35,7 +35,7 @@ from django.core.serializers.json import Serializer as JSONSerializer
 from django.db import connection, transaction
 from django.utils import timezone
 
-CONTENT_APPS = ("editorial", "references", "treatments", "registry")
+CONTENT_APPS = ("editorial", "references", "treatments", "registry", "pages")
 ACCOUNT_MODELS = ("auth.group", "auth.user")
 # Rebuilt from the content on restore (search index), or not content at all (a counter that only grows).
 DERIVED_MODELS = {"treatments.searchdocument"}
