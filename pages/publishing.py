@@ -97,7 +97,7 @@ def pages_after_publish(sender, changes, now, **kwargs):
         store_version(path, now, generation, revisions, own_page=path in own_pages)
 
 
-def store_version(path, now, generation, revisions=(), own_page=False):
+def store_version(path, now, generation, revisions=(), own_page=False, rendered=None):
     """Render `path` and make it the page's current version if its HTML (or whether it is public) changed.
 
     Returns the new version, or None when nothing visible changed (or the page has never been public and still
@@ -128,7 +128,7 @@ def store_version(path, now, generation, revisions=(), own_page=False):
             generation=generation,
             release=release,
         )
-        response, seen = render(path)
+        response, seen = rendered or render(path)
         if response.status_code == 200 and not response.streaming:
             content = PageContent.store(response.content)
         elif response.status_code == 404:
@@ -156,10 +156,16 @@ def store_version(path, now, generation, revisions=(), own_page=False):
 
 def first_version(path):
     """A page requested before any publish rendered it (a new deployment, a page nobody changed since): render it
-    now and keep it as its first version."""
+    now and keep it as its first version. An address that is not a public page (a mistyped one) leaves nothing
+    behind."""
     from treatments.caching import content_generation
 
-    return store_version(path, timezone.now(), content_generation())
+    rendered = None
+    if not Page.objects.filter(path=path).exists():
+        rendered = render(path)
+        if rendered[0].status_code != 200:
+            return None
+    return store_version(path, timezone.now(), content_generation(), rendered=rendered)
 
 
 def _record_dependencies(page, seen):

@@ -259,3 +259,9 @@ def test_how_to_cite_each_overview_drug_and_trial_page(site, settings):
         assert 'id="cite-heading"' in page and f"{settings.SITE_URL}{record.get_absolute_url()}" in page
         assert get(f"{record.get_absolute_url()}cite.ris").status_code == 200
     assert get("/drugs/no-such-drug/cite.ris").status_code == 404
+
+
+def test_addresses_that_are_not_public_pages_leave_nothing_behind(site):
+    for n in range(5):
+        assert get(f"/drugs/made-up-{n}/").status_code == 404
+    assert not Page.objects.filter(path__startswith="/drugs/made-up").exists()
