@@ -9,7 +9,7 @@ import time_machine
 from django.test import Client
 
 from editorial.workflow import approve, archive, editing
-from pages.models import PageContent, PageVersion
+from pages.models import Page, PageContent, PageVersion
 from tests.factories import make_drug, make_overview, make_regimen, make_section, make_trial, reviewer
 from treatments.models import GlossaryTerm, ReviewerProfile
 
