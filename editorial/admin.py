@@ -561,31 +561,56 @@ def revert_view(model_admin, request, revision_id):
     return redirect(admin_url(record))
 
 
+class KindFilter(admin.SimpleListFilter):
+    """Revisions of one kind of record (the publishable ones only)."""
+
+    title = _("kind of record")
+    parameter_name = "content_type__id__exact"
+
+    def lookups(self, request, model_admin):
+        models = registry.publishable_models()
+        types = ContentType.objects.get_for_models(*models)
+        return [(str(types[model].pk), model._meta.verbose_name_plural.capitalize()) for model in models]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(content_type_id=self.value()) if (self.value() or "").isdigit() else queryset
+
+
 @admin.register(Revision)
 class RevisionAdmin(admin.ModelAdmin):
     """Every saved version of every record: read-only, with compare, revert and the review screen."""
 
-    list_display = ["record_link", "number", "state", "created_by", "created_at", "submitted_at", "published_at"]
-    list_filter = ["state", "content_type"]
+    list_display = ["record_link", "number", "state_now", "created_by", "created_at", "submitted_at", "published_at"]
+    list_filter = ["state", KindFilter]
     list_select_related = ["content_type", "created_by"]
     search_fields = ["change_note", "comment"]
     date_hierarchy = "created_at"
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
+        queryset = super().get_queryset(request).prefetch_related("record")
         object_id = request.GET.get("object_id")
         return queryset.filter(object_id=object_id) if object_id and object_id.isdigit() else queryset
+
+    @admin.display(description=_("state"), ordering="state")
+    def state_now(self, revision):
+        record = revision.record
+        if record is not None and record.live_revision_id == revision.pk and record.status == Status.PUBLISHED:
+            return _("Live now")
+        if revision.state == State.PUBLISHED:
+            return _("Was live")
+        return revision.get_state_display()
 
     def lookup_allowed(self, lookup, value, request=None):
         return lookup == "object_id" or super().lookup_allowed(lookup, value, request)
 
     @admin.display(description=_("record"))
     def record_link(self, revision):
+        what = revision.record if revision.record is not None else f"#{revision.object_id} (deleted)"
         return format_html(
-            '<a href="{}">{} #{}</a>',
+            '<a href="{}">{}: {}</a>',
             reverse("admin:editorial_revision_compare", args=[revision.pk]),
-            revision.content_type.name,
-            revision.object_id,
+            revision.content_type.name.capitalize(),
+            what,
         )
 
     def has_add_permission(self, request):

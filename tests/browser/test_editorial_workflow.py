@@ -399,7 +399,7 @@ def test_revert_makes_an_earlier_revision_the_draft_again(browse, live_server, p
     ed.locator(".object-tools").get_by_role("link", name="Revisions").click()
     rows = ed.locator("#result_list tbody tr")
     expect(rows).to_have_count(2)
-    expect(rows.nth(0)).to_contain_text("Published")
+    expect(rows.nth(0)).to_contain_text("Live now")
     ed.click("#toggle-nav-sidebar")  # room for the whole table
     shoot(ed.locator("#result_list"), "16-revisions")
     first = Revision.objects.get(object_id=section.pk, content_type__model="treatmentoption", number=1)
