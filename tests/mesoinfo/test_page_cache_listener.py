@@ -40,12 +40,15 @@ def wait_for(condition, seconds=5):
 
 
 def committed_elsewhere(sql=None):
-    """A change committed by another process: its own connection, its own transaction, then NOTIFY."""
+    """A change committed by another process outside the editorial workflow (as `caching.content_changed` records
+    it: a new generation that also marks stored pages for checking): its own connection and transaction, NOTIFY."""
     table = PageCacheGeneration._meta.db_table
     with psycopg2.connect(**connection.get_connection_params()) as other, other.cursor() as cursor:
         if sql:
             cursor.execute(sql)
-        cursor.execute(f"UPDATE {table} SET value = value + 1 WHERE id = 1 RETURNING value")
+        cursor.execute(
+            f"UPDATE {table} SET value = value + 1, outside_change = value + 1 WHERE id = 1 RETURNING value"
+        )
         value = cursor.fetchone()[0]
         cursor.execute("SELECT pg_notify(%s, %s)", [caching.CHANNEL, str(value)])
     other.close()
