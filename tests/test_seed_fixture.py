@@ -20,7 +20,7 @@ DRUGS = {
     "5-fluorouracil": None, "raltitrexed": "Tomudex®", "doxorubicin": "Adriamycin®", "interferon": None,
     "vinorelbine": "Navelbine®", "docetaxel": "Taxotere®", "methotrexate": None, "ranpirnase": "Onconase®",
     "pembrolizumab": "Keytruda®", "gemcitabine": None, "pegylated liposomal doxorubicin": None,
-    "mitoxantrone": None, "mitomycin": None,
+    "mitoxantrone": None, "mitomycin": None, "nivolumab": "Opdivo®", "ipilimumab": "Yervoy®",
 }  # fmt: skip
 
 # (PMID, DOI) exactly as ../shared/seed/reference-identifiers.md verifies them; all others are empty.
@@ -30,6 +30,7 @@ VERIFIED_IDS = {
     "vogelzang-2003": ("12860938", "10.1200/JCO.2003.11.136"),
     "alley-2017": ("", "10.1016/S1470-2045(17)30169-9"),
     "fizazi-2003": ("", "10.1200/JCO.2003.05.123"),
+    "baas-2021": ("", "10.1016/S0140-6736(20)32714-8"),  # "Treatment since the seed's sources"
 }
 
 
@@ -48,8 +49,9 @@ def page_text(client, seed):
     return raw, html_lib.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", raw)))
 
 
-def test_fourteen_distinct_references_with_only_verified_identifiers(seed):
-    assert Reference.objects.count() == 14
+def test_sixteen_distinct_references_with_only_verified_identifiers(seed):
+    # The seed's 14 distinct works, and the two trials behind today's first-line treatments.
+    assert Reference.objects.count() == 16
     for reference in Reference.objects.all():
         assert (reference.pmid, reference.doi) == VERIFIED_IDS.get(reference.key, ("", "")), reference.key
         assert reference.authors and reference.title and reference.source and reference.year
@@ -95,7 +97,7 @@ def test_page_shows_every_figure_of_the_seed(page_text):
 def test_reference_list_numbers_every_work_once(page_text):
     raw, text = page_text
     numbers = re.findall(r'<li id="ref-(\d+)" value="\d+">', raw)
-    assert numbers == [str(n) for n in range(1, 15)]
+    assert numbers == [str(n) for n in range(1, 17)]
     for reference in Reference.objects.all():
         assert html_lib.escape(reference.title, quote=True) in raw or reference.title in text, reference.key
     assert "https://pubmed.ncbi.nlm.nih.gov/12860938/" in raw
@@ -107,7 +109,7 @@ def test_reference_list_numbers_every_work_once(page_text):
 
 def test_trials_tables_and_ranpirnase_results(client, page_text):
     raw, text = page_text
-    assert raw.count('<table class="trials">') >= 3
+    assert raw.count('<table class="trials">') >= 4
     combos = Trial.objects.filter(sections__slug="new-combinations")
     assert combos.count() == 6
     for trial in combos:
@@ -129,8 +131,9 @@ def test_next_links_to_missing_pages_are_not_links(page_text):
 
 
 def test_standard_regimen_is_pemetrexed_cisplatin(seed):
-    trial = Trial.objects.get(phase=Trial.Phase.PHASE_3)
+    trial = Trial.objects.get(slug="pemetrexed-cisplatin-vs-cisplatin")
     assert trial.regimen.is_standard
+    assert list(Trial.objects.filter(regimen__is_standard=True)) == [trial]  # the newer regimens carry no flag
     assert [d.drug.generic_name for d in trial.regimen.regimen_drugs.all()] == ["pemetrexed", "cisplatin"]
 
 
@@ -178,8 +181,11 @@ def test_load_seed_dates_publication_and_starts_history(client):
     assert "Awaiting medical review." in html and "Last updated" in html
 
 
-def test_only_keynote_028_has_a_registry_number(seed):
-    # ../shared/seed/reference-identifiers.md verifies NCT02054806; the 2003 studies predate registration.
+def test_only_the_verified_trials_have_a_registry_number(seed):
+    # ../shared/seed/reference-identifiers.md verifies these three; the 2002–2003 studies predate registration.
     numbered = dict(Trial.objects.exclude(nct_id="").values_list("slug", "nct_id"))
-    assert numbered == {"keynote-028-pembrolizumab": "NCT02054806"}
-    assert Trial.objects.filter(nct_id="").count() == Trial.objects.count() - 1
+    assert numbered == {
+        "keynote-028-pembrolizumab": "NCT02054806",
+        "checkmate-743-nivolumab-ipilimumab": "NCT02899299",
+        "keynote-483-pembrolizumab-chemotherapy": "NCT02784171",
+    }

@@ -304,6 +304,10 @@ class Trial(CitingModel, Searchable, Publishable):
         """The outcome marked for trial tables (uses prefetched outcomes)."""
         return next((outcome for outcome in self.outcomes.all() if outcome.is_key_result), None)
 
+    def reported_in(self):
+        """The year of the trial's newest reference: when the results shown were reported (None without one)."""
+        return max((reference.year for reference in self.references.all() if reference.year), default=None)
+
     def treatment_label(self):
         """What was given: the regimen's name, or the drugs' generic names."""
         if self.regimen_id:

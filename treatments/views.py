@@ -6,6 +6,8 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.generic import DetailView, ListView
 
 from editorial import tracking
@@ -65,6 +67,7 @@ class PageText:
 class TrialRow:
     trial: object
     citation: str
+    phase: str = ""  # the phase with its glossary term marked ("Phase II" links to its definition)
 
 
 @dataclass
@@ -74,11 +77,22 @@ class RenderedSection:
     trial_rows: list = ()
 
 
-def trial_rows(trials, citations):
-    """Rows of a trials table, cited on the page and ordered by their reference numbers."""
+def trial_rows(trials, citations, glossary=None):
+    """Rows of a trials table, cited on the page and ordered by their reference numbers.
+
+    With the page's glossary marker, each phase links to its definition, which joins "Words used on this page".
+    """
     numbered = [(trial, [citations.number(ref) for ref in trial.references.all()]) for trial in trials]
     numbered.sort(key=lambda pair: min(pair[1], default=float("inf")))
-    return [TrialRow(trial, citations.superscript(numbers)) for trial, numbers in numbered]
+    return [
+        TrialRow(trial, citations.superscript(numbers), _marked_phase(trial, glossary)) for trial, numbers in numbered
+    ]
+
+
+def _marked_phase(trial, glossary):
+    if glossary is None or not trial.phase:
+        return ""
+    return mark_safe(glossary.mark(escape(trial.get_phase_display())))  # mark() links escaped text only
 
 
 def cited_in(*texts, preview=False):
@@ -170,7 +184,7 @@ def overview_page(request, slug):
     citations = text.citations
     intro = text.render(overview.intro)
     rendered = [
-        RenderedSection(section, text.render(section.body), trial_rows(section.trials.all(), citations))
+        RenderedSection(section, text.render(section.body), trial_rows(section.trials.all(), citations, text.glossary))
         for section in sections
     ]
     definitions = text.definitions()
