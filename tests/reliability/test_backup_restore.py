@@ -236,7 +236,7 @@ def test_restore_into_an_emptied_database_gives_back_every_record_and_history_en
     # Derived data is rebuilt and the site works on the restored content.
     assert SearchDocument.objects.count() == sum(m.objects.count() for m in (Overview, TreatmentOption, Drug, Trial))
     drug = edited_content["drug"]
-    assert [result.obj for result in search("Bo explains")] == [drug]
+    assert drug in [result.obj for result in search("Bo explains")]  # the seed's text "explains" things too
     page = client.get(drug.get_absolute_url())
     assert page.status_code == 200 and "Bo explains how it works." in page.content.decode()
     ann = django_user_model.objects.get(username="ann")
