@@ -58,8 +58,8 @@ def same_site(request):
         return True
     scheme, host = origin
     for trusted in settings.CSRF_TRUSTED_ORIGINS:  # as Django's CSRF check reads them: "https://*.example.org"
-        trusted_scheme, _sep, pattern = trusted.partition("://")
-        if trusted_scheme == scheme and is_same_domain(host, pattern.lower()):
+        trusted_scheme, _sep, pattern = trusted.lower().partition("://")
+        if trusted_scheme == scheme and is_same_domain(host, pattern.lstrip("*")):
             return True
     return False
 
@@ -115,6 +115,7 @@ def send(request):
     return response
 
 
+@never_cache
 def thanks(request):
     page = request.GET.get("page")
     title = public_page_title(page)
