@@ -64,7 +64,7 @@ def test_a_page_without_live_questions_has_no_such_section_or_entry(page):
 
 def test_a_new_question_reaches_patients_only_when_a_reviewer_publishes_it(page, admin_user):
     url = page.get_absolute_url()
-    make_question(page, text="What is the goal of my treatment?")
+    make_question(page, text="What is the goal of my treatment?", position=1)
     before = public(url)
     with editing(None) as session:
         Question.objects.create(overview=page, text="Is there a clinical trial I could join?", position=99)
