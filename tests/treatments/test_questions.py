@@ -171,3 +171,18 @@ def test_load_seed_gives_the_questions_their_first_live_version_and_history():
     for question in Question.objects.all():
         assert question.live_revision is not None and question.live_revision.state == Revision.State.PUBLISHED
         assert question.last_published_at is not None and question.history.count() == 1
+
+
+def test_a_question_changed_on_the_overview_form_with_the_box_ticked_goes_for_review(page, django_user_model):
+    question = make_question(page, text="What is the goal of my treatment?")
+    editor = django_user_model.objects.create_user("ed", None, None, is_staff=True)
+    editor.groups.add(Group.objects.get(name=EDITOR))
+    client = Client()
+    client.force_login(editor)
+    change = reverse("admin:treatments_overview_change", args=[page.pk])
+    changes = {"questions-0-text": "What are the aims of my treatment?", "submit_for_review": "on"}
+    assert_saved(client.post(change, form_data(client.get(change), **changes)))
+    question.refresh_from_db()
+    assert question.draft_revision.state == Revision.State.IN_REVIEW
+    assert Overview.objects.get(pk=page.pk).draft_revision is None  # the page's own text did not change
+    assert question.text == "What is the goal of my treatment?"  # live until a reviewer publishes it
