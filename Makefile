@@ -51,7 +51,7 @@ migrate: $(VENV)/.runtime
 
 ## seed: (re)load the seed content; overwrites the seed records with the fixture's text
 seed: migrate
-	DEBUG=$${DEBUG:-1} $(PY) manage.py loaddata seed
+	DEBUG=$${DEBUG:-1} $(PY) manage.py loaddata seed glossary questions
 
 superuser: migrate
 	DEBUG=$${DEBUG:-1} $(PY) manage.py createsuperuser

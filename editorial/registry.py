@@ -22,6 +22,7 @@ class Entry:
 PUBLISHABLE = (
     Entry("treatments.Overview", parts=("next_links",)),
     Entry("treatments.TreatmentOption", parent="overview"),
+    Entry("treatments.Question", parent="overview"),
     Entry("treatments.Drug"),
     Entry("treatments.Regimen", parts=("regimen_drugs",)),
     Entry("treatments.Trial", parts=("outcomes",)),
@@ -45,8 +46,16 @@ WORKFLOW_FIELDS = {
 
 
 def publishable_models(apps=global_apps):
-    """The publishable model classes (of `apps`, e.g. a migration's historical apps)."""
-    return [apps.get_model(entry.label) for entry in PUBLISHABLE]
+    """The publishable model classes (of `apps`, e.g. a migration's historical apps, where a model added by a later
+    migration does not exist yet)."""
+    models = []
+    for entry in PUBLISHABLE:
+        try:
+            models.append(apps.get_model(entry.label))
+        except LookupError:
+            if apps is global_apps:
+                raise
+    return models
 
 
 def entry_for(model):

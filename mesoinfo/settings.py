@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "treatments",
     "registry",
     "pages",
+    "feedback",
 ]
 
 MIDDLEWARE = [
@@ -246,6 +247,15 @@ if env_bool("BEHIND_PROXY", False):
     AXES_IPWARE_PROXY_COUNT = 0  # proxies listed in X-Forwarded-For besides the client: ours overwrites it
 else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
+# --- Reader feedback (feedback/) ---------------------------------------------
+# "Was this page helpful?" answers accepted per client address (as the login throttle finds it, behind the proxy
+# too): "10/h" is ten an hour. More are answered 429. Counted in the cache (django-ratelimit) under a keyed hash of
+# the address; with Redis all app servers share the count, with local memory each process keeps its own.
+FEEDBACK_RATE = os.environ.get("FEEDBACK_RATE", "10/h")
+# When the cache cannot be reached, feedback is taken without the limit (the honeypot still applies) rather than
+# refused: like pages, the form never depends on Redis (mesoinfo/cache.py).
+RATELIMIT_FAIL_OPEN = True
 
 # --- Cache -----------------------------------------------------------------
 # Local memory by default; CACHE_URL=redis://host:6379/0 shares one Redis

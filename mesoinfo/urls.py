@@ -24,6 +24,7 @@ def robots_txt(request):
         "User-agent: *",
         "Disallow: /markdownx/",
         "Disallow: /search/",
+        "Disallow: /feedback/",
         f"Sitemap: {absolute_url(request, '/sitemap.xml')}",
     ]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
@@ -63,4 +64,5 @@ urlpatterns = [
     path("", include("pages.urls")),
     path("", include("treatments.urls")),
     path("", include("registry.urls")),
+    path("", include("feedback.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

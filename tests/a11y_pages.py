@@ -38,12 +38,14 @@ PAGES = {
     "search-empty": "/search/?q=",
     "find-trials": "/clinical-trials/find/",
     "find-trials-filtered": "/clinical-trials/find/?country=France&phase=PHASE2",
+    "feedback-thanks": f"/feedback/thanks/?page=/treatment/{OVERVIEW_SLUG}/",
     "404": "/no-such-page/",
 }
 NOT_FOUND = {"404"}
 # What shows the page has its content (so a page is never checked empty by mistake).
 CONTENT = {
     "overview": "main section.treatment-option",
+    "feedback-thanks": 'main a[href="/treatment/stage-iv-recurrent-pleural-mesothelioma/"]',
     "drug": "main section.references",
     "trial": "main table",
     "glossary": "main dl dt",

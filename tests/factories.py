@@ -7,7 +7,17 @@ pages need); pass status=… for others. Changes through the editorial workflow:
 import itertools
 
 from references.models import Reference
-from treatments.models import Drug, Overview, Regimen, RegimenDrug, Status, TreatmentOption, Trial, TrialOutcome
+from treatments.models import (
+    Drug,
+    Overview,
+    Question,
+    Regimen,
+    RegimenDrug,
+    Status,
+    TreatmentOption,
+    Trial,
+    TrialOutcome,
+)
 
 _seq = itertools.count(1)
 
@@ -41,6 +51,14 @@ def make_section(overview, **fields):
     fields.setdefault("body", f"Body of section {n}.")
     fields.setdefault("position", n)
     return TreatmentOption.objects.create(overview=overview, **fields)
+
+
+def make_question(overview, **fields):
+    n = next(_seq)
+    fields.setdefault("status", Status.PUBLISHED)
+    fields.setdefault("text", f"Question {n}?")
+    fields.setdefault("position", n)
+    return Question.objects.create(overview=overview, **fields)
 
 
 def make_drug(**fields):

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.django_db
 
 
 def render_pages(client):
-    """{file name: HTML} for every public page type, the server error page, and the overview as staff preview it."""
+    """{file name: HTML} for every public page type, the server error page, the feedback form's refusals, and the
+    overview as staff preview it."""
     pages = {}
     for name, url in PAGES.items():
         response = client.get(url)
@@ -33,6 +34,17 @@ def render_pages(client):
         assert response.status_code == expected, f"{url} answered {response.status_code}, expected {expected}"
         pages[f"{name}.html"] = response.content.decode()
     pages["500.html"] = render_to_string("500.html")  # as django.views.defaults.server_error renders it
+    # "Was this page helpful?" answered with a problem: the form shown again with its errors, and the refusals.
+    feedback = {"page": PAGES["overview"], "helpful": "", "comment": "x" * 1001, "website": ""}
+    refusals = {
+        "feedback-invalid": (feedback, {"HTTP_ORIGIN": "http://testserver"}, 400),
+        "feedback-trap": ({**feedback, "website": "spam"}, {"HTTP_ORIGIN": "http://testserver"}, 400),
+        "feedback-cross-site": (feedback, {"HTTP_ORIGIN": "https://evil.example"}, 403),
+    }
+    for name, (data, headers, status) in refusals.items():
+        response = client.post("/feedback/", data, **headers)
+        assert response.status_code == status, (name, response.status_code)
+        pages[f"{name}.html"] = response.content.decode()
     client.force_login(set_up_staff_preview())
     response = client.get(PAGES["overview"])
     assert response.status_code == 200

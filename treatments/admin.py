@@ -10,6 +10,7 @@ from .models import (
     GlossaryTerm,
     NextLink,
     Overview,
+    Question,
     Regimen,
     RegimenDrug,
     ReviewerProfile,
@@ -53,6 +54,21 @@ class TreatmentOptionInline(VersionTokenMixin, admin.StackedInline):
         return obj.editorial_state if obj.pk else _("New")
 
 
+class QuestionInline(VersionTokenMixin, admin.TabularInline):
+    """ "Questions to ask your care team", edited on their page: each saved question becomes its own draft."""
+
+    model = Question
+    extra = 0
+    fields = ["position", "text", "state"]
+    readonly_fields = ["state"]
+    show_change_link = True
+    can_delete = False  # a medical reviewer takes a question off the page (Questions to ask → Unpublish)
+
+    @admin.display(description=_("state"))
+    def state(self, obj):
+        return obj.editorial_state if obj.pk else _("New")
+
+
 class NextLinkInline(admin.TabularInline):
     model = NextLink
     fk_name = "overview"
@@ -66,7 +82,7 @@ class OverviewAdmin(PublishableAdmin):
     list_display = ["title", "stage_label", "state", "review_due", "reading_grade", "position", "section_count"]
     search_fields = ["title", "summary", "intro"]
     prepopulated_fields = {"slug": ["title"]}
-    inlines = [TreatmentOptionInline, NextLinkInline]
+    inlines = [TreatmentOptionInline, QuestionInline, NextLinkInline]
     fieldsets = [
         (None, {"fields": ["title", "stage_label", "summary", "intro"]}),
         (_("Advanced options"), {"classes": ["collapse"], "fields": ["slug", "position"]}),
@@ -86,6 +102,16 @@ class TreatmentOptionAdmin(PublishableAdmin):
     autocomplete_fields = ["overview", "drugs", "trials"]
     prepopulated_fields = {"slug": ["heading"]}
     fields = ["overview", "position", "modality", "heading", "slug", "body", "drugs", "trials", "trials_caption"]
+
+
+@admin.register(Question)
+class QuestionAdmin(DraftAdmin):
+    list_display = ["text", "overview", "state", "review_due", "position"]
+    list_filter = ["overview", *DraftAdmin.list_filter]
+    list_select_related = ["overview", "draft_revision"]
+    search_fields = ["text"]
+    autocomplete_fields = ["overview"]
+    fields = ["overview", "position", "text"]
 
 
 @admin.register(Drug)

@@ -19,6 +19,10 @@ CITE_HELP = _(
 )
 
 
+# The id of the "Questions to ask your care team" section on an overview page.
+QUESTIONS_ANCHOR = "questions-to-ask"
+
+
 class Searchable(models.Model):
     """Content found by site search: its search document is kept true on every save, like `cites`."""
 
@@ -56,15 +60,19 @@ class OverviewQuerySet(PublishableQuerySet):
     def with_page_content(self, preview=False):
         """Everything an overview page shows, in a fixed number of queries.
 
-        The public sees only published sections, trials and trials' drugs; `preview` (staff) sees every state.
+        The public sees only published sections, trials, trials' drugs and questions; `preview` (staff) sees every
+        state.
         """
         sections, trials, drugs = TreatmentOption.objects.all(), Trial.objects.all(), Drug.objects.all()
+        questions = Question.objects.all()
         if not preview:
             sections, trials, drugs = sections.published(), trials.published(), drugs.published()
+            questions = questions.published()
         trials = trials.select_related("regimen").prefetch_related("references", "outcomes", Prefetch("drugs", drugs))
         return self.select_related("reviewed_by__reviewer_profile").prefetch_related(
             Prefetch("sections", queryset=sections.prefetch_related(Prefetch("trials", queryset=trials))),
             Prefetch("next_links", queryset=NextLink.objects.select_related("target")),
+            Prefetch("questions", queryset=questions),
         )
 
 
@@ -395,6 +403,35 @@ class TreatmentOption(CitingModel, Searchable, Publishable):
 
     def get_absolute_url(self):
         return f"{self.overview.get_absolute_url()}#{self.slug}"
+
+
+class Question(Publishable):
+    """One of the "Questions to ask your care team" at the end of an overview page, in the order shown."""
+
+    overview = models.ForeignKey(Overview, on_delete=models.CASCADE, related_name="questions")
+    text = models.CharField(
+        _("question"),
+        max_length=300,
+        help_text=_(
+            "One short, plain question a patient could ask, e.g. 'What is the goal of my treatment?'. "
+            "A question only: no facts, figures or advice in it."
+        ),
+    )
+    position = models.PositiveIntegerField(_("position"), default=0, help_text=_("Lower numbers come first."))
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("question to ask")
+        verbose_name_plural = _("questions to ask")
+        permissions = publish_permissions("question", "questions to ask")
+
+    def __str__(self):
+        return self.text
+
+    def get_absolute_url(self):
+        return f"{self.overview.get_absolute_url()}#{QUESTIONS_ANCHOR}"
 
 
 class GlossaryTerm(CitingModel, Publishable):

@@ -30,6 +30,9 @@ def content_models():
 # a medical reviewer may change one, which means hiding it from the public list (with a reason) or showing it again.
 REGISTRY_VIEW = [("registry", "view_registrystudy"), ("registry", "view_registrysync")]
 REGISTRY_REVIEW = [("registry", "change_registrystudy")]
+# Reader feedback ("Was this page helpful?", feedback/) is read by medical reviewers, who may also delete an answer
+# (spam, or a comment in which a reader wrote something personal). Nobody changes one.
+FEEDBACK_REVIEW = [("feedback", "view_feedback"), ("feedback", "delete_feedback")]
 
 
 def group_permissions():
@@ -50,7 +53,7 @@ def group_permissions():
     for role in (editor, reviewer):
         role.append(("editorial", "view_revision"))
     editor += REGISTRY_VIEW
-    reviewer += REGISTRY_VIEW + REGISTRY_REVIEW
+    reviewer += REGISTRY_VIEW + REGISTRY_REVIEW + FEEDBACK_REVIEW
     return {EDITOR: editor, MEDICAL_REVIEWER: reviewer}
 
 

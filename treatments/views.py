@@ -20,7 +20,7 @@ from references.models import Reference
 
 from . import structured_data
 from .glossary import GlossaryMarker
-from .models import Drug, GlossaryTerm, Overview, RegimenDrug, TreatmentOption, Trial
+from .models import QUESTIONS_ANCHOR, Drug, GlossaryTerm, Overview, RegimenDrug, TreatmentOption, Trial
 from .search import clean_query, search
 
 
@@ -188,8 +188,9 @@ def overview_page(request, slug):
         for section in sections
     ]
     definitions = text.definitions()
+    questions = list(overview.questions.all())
     last_updated = max(
-        (obj.last_published_at for obj in [overview, *sections] if obj.is_public and obj.last_published_at),
+        (obj.last_published_at for obj in [overview, *sections, *questions] if obj.is_public and obj.last_published_at),
         default=None,
     )
     return {
@@ -199,6 +200,8 @@ def overview_page(request, slug):
         "citations": citations,
         "definitions": definitions,
         "next_links": overview.next_links.all(),
+        "questions": questions,
+        "questions_anchor": QUESTIONS_ANCHOR,
         "preview": preview,
         # "Last updated": the latest published change to anything the page shows.
         "last_updated": last_updated,

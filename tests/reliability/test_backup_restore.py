@@ -19,6 +19,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from editorial.workflow import revisions_of, submit
+from feedback.models import Feedback
 from references.models import Reference
 from tests.factories import publish_drafts
 from treatments.management.commands.backup_content import backup_models
@@ -26,6 +27,7 @@ from treatments.models import (
     Drug,
     GlossaryTerm,
     Overview,
+    Question,
     Regimen,
     ReviewerProfile,
     SearchDocument,
@@ -175,6 +177,9 @@ def edited_content(client, django_user_model):
     admin_edit(client, trial, **{"outcomes-0-value": "99 of 100"})
     admin_edit(client, reference, title="A corrected title")
     admin_edit(client, regimen, note="given on the same day")
+    question = Question.objects.order_by("pk").first()
+    admin_edit(client, question, text="What is the aim of my treatment?")
+    Feedback.objects.create(page=overview.get_absolute_url(), helpful=False, comment="Please explain 'stage IV'.")
     term = GlossaryTerm.objects.order_by("pk").first()
     admin_edit(client, term, definition=f"A clearer definition [@{reference.key}].")
     admin_edit(client, term, pronunciation="SAY-it")
@@ -182,7 +187,7 @@ def edited_content(client, django_user_model):
     client.force_login(bo)
     admin_edit(client, overview, summary="Bo's reviewed summary.")
     admin_edit(client, drug, how_it_works="Bo explains how it works.")
-    publish_drafts(overview, section, trial, reference, regimen, term, drug, by=bo)
+    publish_drafts(overview, section, trial, reference, regimen, term, drug, question, by=bo)
     admin_edit(client, overview, summary="A new summary waiting for review.")  # a working draft to carry over
     submit(overview, bo)
 
@@ -256,6 +261,7 @@ def test_backup_file_is_the_fixture_format_with_natural_keys(edited_content, tmp
     models = {record["model"] for record in records}
     assert {"auth.user", "auth.group", "treatments.overview", "treatments.historicaloverview"} <= models
     assert {"treatments.historicaltrial_references", "references.historicalreference"} <= models
+    assert {"treatments.question", "treatments.historicalquestion", "feedback.feedback"} <= models
     assert not models & {"contenttypes.contenttype", "auth.permission", "sessions.session", "treatments.searchdocument"}
     assert not [model for model in models if model.startswith(("axes.", "admin."))]
     history_users = [record["fields"]["history_user"] for record in records if "history_user" in record["fields"]]

@@ -33,6 +33,7 @@ from treatments.models import (
     GlossaryTerm,
     NextLink,
     Overview,
+    Question,
     Regimen,
     RegimenDrug,
     ReviewerProfile,
@@ -46,6 +47,8 @@ from treatments.models import (
 
 GLOSSARY_SCRIPT = "/static/js/glossary.js"
 SEARCH_ACTION = "/search/"
+# "Was this page helpful?" (feedback/): the one other form a public page has, once, exactly as its template writes it.
+FEEDBACK_FORM = {"class": "feedback-form", "method": "post", "action": "/feedback/"}
 URL_ATTRIBUTES = {
     "href", "src", "action", "formaction", "data", "xlink:href", "srcset", "poster", "background",
     "cite", "codebase", "ping", "lowsrc", "dynsrc", "manifest", "icon", "longdesc",
@@ -81,6 +84,7 @@ class _Scanner(HTMLParser):
         self._script = None  # "glossary", "json-ld" or "other" while inside a <script>
         self._script_text = []
         self._search_forms = 0
+        self._feedback_forms = 0  # seen on this page
 
     def _add(self, category, detail):
         line, column = self.getpos()
@@ -126,6 +130,9 @@ class _Scanner(HTMLParser):
         elif tag == "form":
             if attributes.get("action") == SEARCH_ACTION and not self._search_forms:
                 self._search_forms += 1
+            elif attributes == FEEDBACK_FORM and not self._search_forms and not self._feedback_forms:
+                self._feedback_forms += 1
+                self._search_forms += 1  # its controls are the site's own too
             else:
                 self._add("form", shown)
         elif tag in FORM_CONTROLS and not self._search_forms:
@@ -207,6 +214,11 @@ def response_problems(response, public=True):
 
 # --- the checker's own tests: each category is caught, and our real pages pass ----------------------------
 
+FEEDBACK_MARKUP = (
+    '<form class="feedback-form" method="post" action="/feedback/"><input type="hidden" name="page" value="/">'
+    '<input type="radio" name="helpful" value="yes"><textarea name="comment"></textarea>'
+    '<button type="submit">Send feedback</button></form>'
+)
 CHECKER_CASES = [
     ("script", "<script>alert(1)</script>"),
     ("script", '<script src="/static/js/other.js"></script>'),
@@ -235,6 +247,8 @@ CHECKER_CASES = [
     ("forbidden-element", "<svg><circle/></svg>"),
     ("forbidden-element", "<math><mi>x</mi></math>"),
     ("form", '<form action="https://example.org/"><input name="q"></form>'),
+    ("form", '<form action="/feedback/" method="post"><input name="comment"></form>'),  # not the site's form
+    ("form", FEEDBACK_MARKUP * 2),  # the site's feedback form once; a second one is not ours
     ("form-control", '<input type="submit" formaction="/x">'),
     ("form-control", "<button>Click</button>"),
     ("meta-http-equiv", '<meta http-equiv="refresh" content="0;url=https://example.org/">'),
@@ -262,6 +276,7 @@ def test_checker_catches(category, markup):
         '<script type="application/ld+json">{"name": "A \\u003Cb\\u003E"}</script>',
         '<form class="site-search" role="search" action="/search/" method="get"><input name="q">'
         '<button type="submit">Search</button></form>',
+        FEEDBACK_MARKUP,
         '<link rel="stylesheet" href="/static/css/site.css"><link rel="icon" href="/static/favicon.svg">'
         '<link rel="canonical" href="https://mesoinfo.example.org/">',
         '<meta charset="utf-8"><meta name="viewport" content="width=device-width">',
@@ -295,6 +310,7 @@ def test_real_pages_pass_the_checker_and_exercise_its_allowances(client, staff_c
     assert GLOSSARY_SCRIPT in home and 'type="application/ld+json"' in home and 'action="/search/"' in home
     overview = client.get("/treatment/xss-overview/").content.decode()
     assert "Zebracorn" in overview and 'class="term"' in overview and 'id="ref-1"' in overview
+    assert '<form class="feedback-form" method="post" action="/feedback/">' in overview
 
 
 # --- the vectors ----------------------------------------------------------------------------------------------
@@ -418,6 +434,7 @@ PLAIN_FIELDS = [
     "Regimen.name", "Regimen.note",
     "Reference.authors", "Reference.title", "Reference.source", "Reference.note",
     "NextLink.label",
+    "Question.text",
     "GlossaryTerm.term", "GlossaryTerm.pronunciation", "GlossaryTerm.other_forms",
     "ReviewerProfile.display_name", "ReviewerProfile.credentials",
 ]  # fmt: skip
@@ -500,6 +517,7 @@ def build(values, reference_url="https://example.org/study"):
     )  # fmt: skip
     section.trials.set([trial])
     section.drugs.set([drug])
+    Question.objects.create(overview=overview, text=v("Question.text", "What is the goal?"), **published)
     label = v("NextLink.label", "Next page")
     NextLink.objects.create(overview=overview, label=label, position=1)  # not yet written: label as text
     NextLink.objects.create(overview=overview, label=label, target=overview, position=2)  # written: a link
@@ -637,6 +655,7 @@ def build_everything():
         section.trials.set([trial])
         TrialOutcome.objects.create(trial=trial, measure=payload, population=payload, value=payload, position=n + 2)
         NextLink.objects.create(overview=overview, label=payload, position=10 + n)
+        Question.objects.create(overview=overview, text=payload, position=n, status=Status.PUBLISHED)
         GlossaryTerm.objects.create(
             term=payload, slug=f"v{n}", pronunciation=payload, definition=as_markdown(payload), status=Status.PUBLISHED
         )

@@ -125,6 +125,8 @@ def test_overview_inline_sections_validate_citations(admin_client, content):
         "sections-0-modality": "surgery", "sections-0-heading": "Surgery", "sections-0-slug": "surgery",
         "sections-0-body": "Bad [@ghost-key]",
         "sections-0-version_token": token_of(section),
+        "questions-TOTAL_FORMS": 0, "questions-INITIAL_FORMS": 0, "questions-MIN_NUM_FORMS": 0,
+        "questions-MAX_NUM_FORMS": 1000,
         "next_links-TOTAL_FORMS": 0, "next_links-INITIAL_FORMS": 0, "next_links-MIN_NUM_FORMS": 0,
         "next_links-MAX_NUM_FORMS": 1000,
     }  # fmt: skip

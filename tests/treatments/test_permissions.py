@@ -30,6 +30,7 @@ from references.models import Reference
 from tests.factories import (
     make_drug,
     make_overview,
+    make_question,
     make_reference,
     make_regimen,
     make_section,
@@ -42,6 +43,7 @@ from treatments.models import (
     NextLink,
     Overview,
     PageCacheGeneration,
+    Question,
     Regimen,
     RegimenDrug,
     ReviewerProfile,
@@ -64,7 +66,7 @@ NOON = datetime.datetime(2027, 3, 3, 12, 0, tzinfo=datetime.UTC)
 
 
 def test_every_publishable_model_is_covered_here():
-    expected = {Overview, TreatmentOption, Drug, Regimen, Trial, GlossaryTerm, ReviewerProfile, Reference}
+    expected = {Overview, TreatmentOption, Question, Drug, Regimen, Trial, GlossaryTerm, ReviewerProfile, Reference}
     assert set(PUBLISHABLE) == expected
 
 
@@ -149,6 +151,9 @@ def scene(model, django_user_model, text=OLD):
     if model is TreatmentOption:
         record = make_section(make_overview(), body=text)
         return Scene(record, "body", [record.overview.get_absolute_url()])
+    if model is Question:  # in "Questions to ask your care team" on its overview page
+        record = make_question(make_overview(), text=text)
+        return Scene(record, "text", [record.overview.get_absolute_url()])
     if model is Drug:
         record = make_drug(how_it_works=text)
         return Scene(record, "how_it_works", [record.get_absolute_url()])
@@ -410,6 +415,9 @@ def addition(model, django_user_model):
         overview = make_overview()
         fields = {"overview": overview.pk, "modality": "surgery", "heading": NEW, "slug": "typed-in", "body": "Text."}
         return fields, [overview.get_absolute_url()], NEW
+    if model is Question:
+        overview = make_overview()
+        return {"overview": overview.pk, "position": 1, "text": NEW}, [overview.get_absolute_url()], NEW
     if model is Drug:
         # (Capitalised: the address "/drugs/typedinumab/" is in every page's canonical link, even a 404.)
         return {"generic_name": "Typedinumab", "slug": "typedinumab"}, ["/drugs/", "/drugs/typedinumab/"], "Typedinumab"
@@ -1102,7 +1110,7 @@ def keep_app_registry():
 def test_groups_have_the_intended_permissions():
     editor, reviewer = permissions_of(EDITOR_GROUP), permissions_of(MEDICAL_REVIEWER)
     publish = {(m._meta.app_label, f"publish_{m._meta.model_name}") for m in PUBLISHABLE}
-    assert len(publish) == 8 and publish <= reviewer
+    assert len(publish) == 9 and publish <= reviewer
     assert not publish & editor
     assert not {codename for _app, codename in editor if codename.startswith("delete_")}
     for model in [*PUBLISHABLE, NextLink, TrialOutcome, RegimenDrug]:

@@ -5,6 +5,7 @@ from pages.rendering import render
 from tests.factories import (
     make_drug,
     make_overview,
+    make_question,
     make_reference,
     make_regimen,
     make_section,
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 def build_overview(n_sections=2, n_trials=2):
-    """An overview whose sections cite references and show trials tables: n sections × n trials."""
+    """An overview whose sections cite references and show trials tables: n sections × n trials, and n questions to
+    ask."""
     intro_ref = make_reference()
     overview = make_overview(intro=f"Intro cites [@{intro_ref.key}].")
     for s in range(n_sections):
@@ -31,6 +33,7 @@ def build_overview(n_sections=2, n_trials=2):
                 references=[make_reference()], outcomes=[("Alive at 1 year", "", "42%", True)], regimen=regimen
             )
             section.trials.add(trial)
+        make_question(overview)
     NextLink.objects.create(overview=overview, label="A missing page", position=1)
     NextLink.objects.create(overview=overview, label="Existing", target=make_overview(title="Other page"), position=2)
     return overview
@@ -87,13 +90,13 @@ def test_next_link_without_target_is_not_a_link(client):
 
 
 def test_overview_query_count_is_fixed(client, django_assert_num_queries, django_assert_max_num_queries):
-    """Rendering an overview page, as a publish does (pages/rendering.py), takes 10 queries at 1× and 50× the
+    """Rendering an overview page, as a publish does (pages/rendering.py), takes 11 queries at 1× and 50× the
     content; serving it to a visitor afterwards takes one (the content generation)."""
     small = build_overview(n_sections=1, n_trials=1)
     large = build_overview(n_sections=10, n_trials=5)  # 50 trials
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         assert render(small.get_absolute_url())[0].status_code == 200
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         response, _seen = render(large.get_absolute_url())
     assert response.status_code == 200
     client.get(large.get_absolute_url())  # stored as published
@@ -236,6 +239,6 @@ def test_reviewed_overview_keeps_the_query_budget(django_assert_num_queries, dja
     ReviewerProfile.objects.create(user=reviewer, display_name="Jane Doe", credentials="MD", status="published")
     overview = build_overview(n_sections=3, n_trials=3)
     mark_reviewed(overview, reviewer)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         html = render(overview.get_absolute_url())[0].content.decode()
     assert "Medically reviewed by Jane Doe, MD" in html

@@ -7,6 +7,8 @@ PostgreSQL. It holds:
 - every record of the `references` and `treatments` apps, their history included (the
   historical models live in the same apps), but not what is derived from them and rebuilt
   on restore (the search index) or what is not content (the page-cache generation counter);
+- the revisions, published page versions and registry studies, and readers' answers to "Was this page
+  helpful?" (feedback, which holds nothing about the reader);
 - the user accounts and groups, so the history's authors and the medical reviewers survive.
   Users keep their ids; groups are matched by name (migrations create them in every database).
 
@@ -35,7 +37,7 @@ from django.core.serializers.json import Serializer as JSONSerializer
 from django.db import connection, transaction
 from django.utils import timezone
 
-CONTENT_APPS = ("editorial", "references", "treatments", "registry", "pages")
+CONTENT_APPS = ("editorial", "references", "treatments", "registry", "pages", "feedback")
 ACCOUNT_MODELS = ("auth.group", "auth.user")
 # Rebuilt from the content on restore (search index), or not content at all (a counter that only grows).
 DERIVED_MODELS = {"treatments.searchdocument"}

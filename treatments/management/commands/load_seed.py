@@ -30,8 +30,8 @@ def start_history(since):
 
 class Command(BaseCommand):
     help = (
-        "Load the seed content (fixtures/seed.json and glossary.json) into an empty database, date its "
-        "publication and start its history and revisions. Does nothing when content already exists, so "
+        "Load the seed content (fixtures/seed.json, glossary.json and questions.json) into an empty database, "
+        "date its publication and start its history and revisions. Does nothing when content already exists, so "
         "editors' changes are never overwritten."
     )
 
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             return
         with transaction.atomic():
             started = timezone.now()
-            call_command("loaddata", "seed", "glossary", verbosity=options["verbosity"])
+            call_command("loaddata", "seed", "glossary", "questions", verbosity=options["verbosity"])
             # The seed goes live on this site now; its medical review stays empty until a reviewer records one.
             now = timezone.now()
             for model in publishable_models():
