@@ -17,6 +17,7 @@ from references.export import page_to_bibtex, page_to_ris, to_bibtex, to_ris
 from references.models import Reference
 
 from . import structured_data
+from .dates import Evidence, PageDates, last_published
 from .glossary import GlossaryMarker
 from .models import Drug, GlossaryTerm, Overview, RegimenDrug, TreatmentOption, Trial
 from .search import clean_query, search
@@ -72,6 +73,8 @@ class RenderedSection:
     section: object
     body: str = ""
     trial_rows: list = ()
+    evidence: Evidence | None = None  # the years of the studies it cites
+    old_evidence: bool = False  # they are old by the page's date: the section says so
 
 
 def trial_rows(trials, citations):
@@ -79,6 +82,12 @@ def trial_rows(trials, citations):
     numbered = [(trial, [citations.number(ref) for ref in trial.references.all()]) for trial in trials]
     numbered.sort(key=lambda pair: min(pair[1], default=float("inf")))
     return [TrialRow(trial, citations.superscript(numbers)) for trial, numbers in numbered]
+
+
+def section_references(section, citations):
+    """The works a section cites as the page shows them: in its text, and in its trials table."""
+    references = [citations.references[key] for key in find_keys(section.body) if key in citations.references]
+    return references + [reference for trial in section.trials.all() for reference in trial.references.all()]
 
 
 def cited_in(*texts, preview=False):
@@ -128,7 +137,8 @@ def glossary(request):
     text = PageText([term.definition for term in terms], preview=is_previewing(request))
     entries = [(term, text.render(term.definition)) for term in terms]
     data = structured_data.defined_term_set(entries, absolute_url(request, request.path))
-    context = {"entries": entries, "citations": text.citations, "structured_data": data}
+    dates = PageDates.of_all(term for term in terms if term.is_public)
+    context = {"entries": entries, "citations": text.citations, "structured_data": data, "dates": dates}
     return render(request, "treatments/glossary.html", context)
 
 
@@ -174,10 +184,12 @@ def overview_page(request, slug):
         for section in sections
     ]
     definitions = text.definitions()
-    last_updated = max(
-        (obj.last_published_at for obj in [overview, *sections] if obj.is_public and obj.last_published_at),
-        default=None,
-    )
+    # "Last updated": the latest published change to the page or its sections.
+    last_updated = last_published([overview, *sections])
+    dates = PageDates.of(overview, last_updated)
+    for item in rendered:
+        item.evidence = Evidence.of(section_references(item.section, citations))
+        item.old_evidence = item.evidence is not None and item.evidence.is_old(dates.as_of)
     return {
         "overview": overview,
         "intro": intro,
@@ -186,7 +198,8 @@ def overview_page(request, slug):
         "definitions": definitions,
         "next_links": overview.next_links.all(),
         "preview": preview,
-        # "Last updated": the latest published change to anything the page shows.
+        "dates": dates,
+        "evidence": Evidence.of(reference for _number, reference in citations.cited),
         "last_updated": last_updated,
         "updates": latest_updates(overview.get_absolute_url()),
         "cite": page_citation(request, overview, overview.title, last_updated),
@@ -296,7 +309,7 @@ class DrugListView(ListingMixin, CollectionMixin, PreviewMixin, ListView):
 
 class DrugDetailView(PreviewMixin, DetailView):
     context_object_name = "drug"
-    model = Drug
+    queryset = Drug.objects.select_related("reviewed_by__reviewer_profile")
     trials_per_page = 50  # a common drug is in hundreds of trials
 
     def get_context_data(self, **kwargs):
@@ -311,6 +324,7 @@ class DrugDetailView(PreviewMixin, DetailView):
             citations=text.citations,
             structured_data=structured_data.drug(drug, absolute_url(self.request, drug.get_absolute_url())),
             cite=page_citation(self.request, drug, str(drug), drug.last_published_at),
+            dates=PageDates.of(drug),
             sections=sections_shown_for(self.request, drug.sections.all()),
             page_obj=paginate(self.request, visible(self.request, drug.trials()), self.trials_per_page),
             **kwargs,
@@ -330,7 +344,9 @@ class TrialListView(ListingMixin, CollectionMixin, PreviewMixin, ListView):
 
 class TrialDetailView(PreviewMixin, DetailView):
     context_object_name = "trial"
-    queryset = Trial.objects.select_related("regimen").prefetch_related("references", "outcomes")
+    queryset = Trial.objects.select_related("regimen", "reviewed_by__reviewer_profile").prefetch_related(
+        "references", "outcomes"
+    )
 
     def get_queryset(self):
         return super().get_queryset().prefetch_related(*trial_drugs(self.request))
@@ -348,6 +364,7 @@ class TrialDetailView(PreviewMixin, DetailView):
             definitions=definitions,
             citations=citations,
             cite=page_citation(self.request, trial, trial.title, trial.last_published_at),
+            dates=PageDates.of(trial),
             structured_data=structured_data.medical_trial(
                 trial, absolute_url(self.request, trial.get_absolute_url()), citations.cited
             ),
