@@ -80,13 +80,6 @@ def _has_history(model):
     return hasattr(model._meta, "simple_history_manager_attribute")
 
 
-def _pending(load):
-    """Whether `load` is still to be finished when the current transaction commits: rolling back (a failed load, the
-    end of a test) drops the callbacks registered inside, and the load with them."""
-    callbacks = transaction.get_connection().run_on_commit  # [(savepoint ids, callback, robust)], newest last
-    return any(callback is load for _sids, callback, _robust in reversed(callbacks))
-
-
 def start_history(queryset):
     """One first history entry for each of these records that has none."""
     model = queryset.model
@@ -98,23 +91,14 @@ def start_history(queryset):
 
 
 def _current():
-    """This transaction's load, if it has one."""
+    """This transaction's load, if it has one. A load is this transaction's while one of its callbacks is still
+    registered: rolling back (a failed load, the end of a test) drops the callbacks registered inside, and the load
+    with them. (`run_on_commit` is the list Django's own TestCase.captureOnCommitCallbacks reads, newest last.)"""
     load = getattr(_local, "load", None)
-    if load is None or load.done or not _pending(load):
+    if load is None or load.done:
         return None
-    return load
-
-
-@contextmanager
-def as_it_is():
-    """Rows loaded inside are kept exactly as loaded, with nothing added (restore_content: a backup carries the
-    history and revisions itself, and rebuilds the search index)."""
-    previous = getattr(_local, "as_it_is", False)
-    _local.as_it_is = True
-    try:
-        yield
-    finally:
-        _local.as_it_is = previous
+    callbacks = transaction.get_connection().run_on_commit
+    return load if any(callback is load for _sids, callback, _robust in reversed(callbacks)) else None
 
 
 def _saved(sender, instance, raw=False, **kwargs):
@@ -131,14 +115,26 @@ def _saved(sender, instance, raw=False, **kwargs):
 
 
 def finish_now():
-    """Finish what this transaction loaded so far, now and inside it (load_seed, restore_content); nothing is left
-    for the commit. Returns how many records it indexed for search."""
+    """Finish what this transaction loaded so far, now and inside it (load_seed): nothing is left for the commit.
+    Returns how many records it indexed for search."""
     load = _current()
     if load is None:
         return 0
     load.done = True
     _local.load = None
     return load.finish()
+
+
+@contextmanager
+def as_it_is():
+    """Rows loaded inside are kept exactly as loaded, with nothing added (restore_content: a backup carries the
+    history and revisions itself, and it rebuilds the search index)."""
+    previous = getattr(_local, "as_it_is", False)
+    _local.as_it_is = True
+    try:
+        yield
+    finally:
+        _local.as_it_is = previous
 
 
 def connect():
