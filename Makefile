@@ -49,9 +49,9 @@ format: $(VENV)/.dev
 migrate: $(VENV)/.runtime
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input
 
-## seed: (re)load the seed content; overwrites the seed records with the fixture's text
+## seed: (re)load the seed content and its glossary; overwrites the seed records with the fixtures' text
 seed: migrate
-	DEBUG=$${DEBUG:-1} $(PY) manage.py loaddata seed glossary questions
+	DEBUG=$${DEBUG:-1} $(PY) manage.py loaddata seed
 
 superuser: migrate
 	DEBUG=$${DEBUG:-1} $(PY) manage.py createsuperuser

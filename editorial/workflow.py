@@ -31,7 +31,7 @@ from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -210,19 +210,37 @@ def revert(record, revision, user=None):
     )
 
 
-def record_first_versions():
-    """Revision 1 for every publishable record that has none (content loaded with `loaddata`, or imported
-    in bulk): a live row's published version, any other row's working draft. Returns how many."""
+def record_first_versions(records=None):
+    """A revision for every publishable record whose row has none to show for it (content loaded with `loaddata`,
+    which writes rows without revisions, or imported in bulk): a live row without a live revision gets its published
+    version, any other row without any revision its working draft. `records` ({model: ids}) limits it to those
+    (a load); by default every publishable record is checked. Returns how many it made."""
     made = 0
     for model in registry.publishable_models():
+        rows = model._default_manager.all()
+        if records is not None:
+            if not records.get(model):
+                continue
+            rows = rows.filter(pk__in=records[model])
         content_type = ContentType.objects.get_for_model(model)
-        recorded = Revision.objects.filter(content_type=content_type).values("object_id")
-        for record in model._default_manager.exclude(pk__in=recorded).iterator(chunk_size=500):
+        revisions = Revision.objects.filter(content_type=content_type)
+        unrecorded = rows.filter(
+            Q(status=Status.PUBLISHED, live_revision__isnull=True)
+            | (~Q(status=Status.PUBLISHED) & ~Q(pk__in=revisions.values("object_id")))
+        )
+        # A record loaded again over itself (`loaddata` a second time) keeps its earlier revisions.
+        numbers = dict(
+            revisions.filter(object_id__in=unrecorded.values("pk"))
+            .order_by()
+            .values_list("object_id")
+            .annotate(last=Max("number"))
+        )
+        for record in unrecorded.iterator(chunk_size=500):
             live = record.status == Status.PUBLISHED
             revision = Revision.objects.create(
                 content_type=content_type,
                 object_id=record.pk,
-                number=1,
+                number=numbers.get(record.pk, 0) + 1,
                 data=registry.snapshot(record),
                 state=State.PUBLISHED if live else State.DRAFT,
                 approved_by=record.reviewed_by if live else None,

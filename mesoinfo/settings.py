@@ -42,6 +42,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
 # The publisher named in "How to cite this page" (AMA style).
 SITE_PUBLISHER = os.environ.get("SITE_PUBLISHER", "MesoInfo")
+# A section says its research is old ("The studies in this section are from 2003…") when its newest cited study is
+# more than this many years older than the page's last medical review or published change (treatments/dates.py).
+EVIDENCE_AGE_NOTICE_YEARS = int(os.environ.get("EVIDENCE_AGE_NOTICE_YEARS", "5"))
 if SITE_URL and not re.fullmatch(r"https?://[^/?#\s]+", SITE_URL):
     raise ImproperlyConfigured(
         f"SITE_URL must be a scheme and host only, like https://mesoinfo.example.org, not {SITE_URL!r}."

@@ -23,12 +23,18 @@ from .rendering import render
 log = logging.getLogger(__name__)
 
 
+# The settings a page's HTML depends on, besides content and code.
+RENDERING_SETTINGS = ("SITE_URL", "SITE_PUBLISHER", "EVIDENCE_AGE_NOTICE_YEARS")
+
+
 def current_release():
     """What pages are rendered with besides content: the code, templates and static files (the page cache's release
-    signature), and the site's address. A version rendered with other ones is rendered again before it is served."""
+    signature), and the settings that show on pages (the site's address, the age at which research is called old).
+    A version rendered with other ones is rendered again before it is served."""
     from treatments.caching import release_signature
 
-    return f"{release_signature()}:{hashlib.sha256(settings.SITE_URL.encode()).hexdigest()[:6]}"
+    rendering = "\0".join(str(getattr(settings, name)) for name in RENDERING_SETTINGS)
+    return f"{release_signature()}:{hashlib.sha256(rendering.encode()).hexdigest()[:6]}"
 
 
 def own_path(record):

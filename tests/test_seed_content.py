@@ -36,7 +36,7 @@ def plain(raw):
 
 @pytest.fixture
 def page(client):
-    call_command("loaddata", "seed", "glossary", verbosity=0)
+    call_command("loaddata", "seed", verbosity=0)
     overview = Overview.objects.get(slug=SEED_SLUG)
     raw = client.get(overview.get_absolute_url()).content.decode()
     return overview, raw, plain(raw)
@@ -331,6 +331,12 @@ def test_no_drug_in_treatment_today_lacks_its_record(page, client):
     assert nivolumab.brand_names == "Opdivo" and "blocks PD-1" in nivolumab.how_it_works
     assert "blocks CTLA-4" in Drug.objects.get(generic_name="ipilimumab").how_it_works
     assert "September 2024" in Drug.objects.get(generic_name="pembrolizumab").approval_note
+
+
+def test_the_page_says_honestly_that_no_medical_reviewer_has_reviewed_it_yet(page):
+    overview, raw, text = page
+    assert overview.reviewed_by is None
+    assert "Not yet medically reviewed" in text and "Medically reviewed by" not in text
 
 
 def test_summary_and_intro_no_longer_say_pemetrexed_is_the_only_treatment(page):

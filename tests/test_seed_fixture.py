@@ -178,7 +178,7 @@ def test_load_seed_dates_publication_and_starts_history(client):
     assert all(section.history.count() == 1 for section in overview.sections.all())
     assert Reference.objects.get(key="vogelzang-2003").history.count() == 1
     html = client.get(overview.get_absolute_url()).content.decode()
-    assert "Awaiting medical review." in html and "Last updated" in html
+    assert "<p>Not yet medically reviewed.</p>" in html and "Last updated <time" in html
 
 
 def test_only_the_verified_trials_have_a_registry_number(seed):

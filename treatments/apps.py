@@ -27,6 +27,10 @@ class TreatmentsConfig(AppConfig):
         from .caching import schedule_changed
 
         schedule_signal.connect(schedule_changed, dispatch_uid="cache-schedule")
+        # Content loaded with loaddata is finished (history, revisions, search) when the load commits.
+        from . import loading
+
+        loading.connect()
 
 
 def _user_saved(update_fields=None, **kwargs):

@@ -413,7 +413,7 @@ class PageCacheMiddleware:
         query = [(name, request.GET[name]) for name in view.page_cache_params if name in request.GET]
         if any(len(value) > MAX_CACHED_PARAMETER_LENGTH for _, value in query):
             return None, None
-        release = f"{release_signature()}:{generation}"
+        release = f"{current_release()}:{generation}"  # the code and the settings pages show
         digest = hashlib.sha256(repr((settings.SITE_URL, request.path, query)).encode()).hexdigest()
         variants = f"mesoinfo:variants:{release}:{hashlib.sha256(request.path.encode()).hexdigest()}" if query else None
         return f"mesoinfo:page:{release}:{digest}", variants

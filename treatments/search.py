@@ -63,9 +63,12 @@ def index_object(obj):
         )
 
 
+SEARCHABLE = (Overview, TreatmentOption, Drug, Trial)
+
+
 def rebuild_index():
     count = 0
-    for model in (Overview, TreatmentOption, Drug, Trial):
+    for model in SEARCHABLE:
         for obj in model.objects.all():
             index_object(obj)
             count += 1

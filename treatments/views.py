@@ -19,6 +19,7 @@ from references.export import page_to_bibtex, page_to_ris, to_bibtex, to_ris
 from references.models import Reference
 
 from . import structured_data
+from .dates import Evidence, PageDates, last_published
 from .glossary import GlossaryMarker
 from .models import QUESTIONS_ANCHOR, Drug, GlossaryTerm, Overview, RegimenDrug, TreatmentOption, Trial
 from .search import clean_query, search
@@ -75,6 +76,8 @@ class RenderedSection:
     section: object
     body: str = ""
     trial_rows: list = ()
+    evidence: Evidence | None = None  # the years of the studies it cites
+    old_evidence: bool = False  # they are old by the page's date: the section says so
 
 
 def trial_rows(trials, citations, glossary=None):
@@ -93,6 +96,12 @@ def _marked_phase(trial, glossary):
     if glossary is None or not trial.phase:
         return ""
     return mark_safe(glossary.mark(escape(trial.get_phase_display())))  # mark() links escaped text only
+
+
+def section_references(section, citations):
+    """The works a section cites as the page shows them: in its text, and in its trials table."""
+    references = [citations.references[key] for key in find_keys(section.body) if key in citations.references]
+    return references + [reference for trial in section.trials.all() for reference in trial.references.all()]
 
 
 def cited_in(*texts, preview=False):
@@ -142,7 +151,8 @@ def glossary(request):
     text = PageText([term.definition for term in terms], preview=is_previewing(request))
     entries = [(term, text.render(term.definition)) for term in terms]
     data = structured_data.defined_term_set(entries, absolute_url(request, request.path))
-    context = {"entries": entries, "citations": text.citations, "structured_data": data}
+    dates = PageDates.of_all(term for term in terms if term.is_public)
+    context = {"entries": entries, "citations": text.citations, "structured_data": data, "dates": dates}
     return render(request, "treatments/glossary.html", context)
 
 
@@ -188,11 +198,13 @@ def overview_page(request, slug):
         for section in sections
     ]
     definitions = text.definitions()
+    # "Last updated": the latest published change to the page, its sections or its questions.
     questions = list(overview.questions.all())
-    last_updated = max(
-        (obj.last_published_at for obj in [overview, *sections, *questions] if obj.is_public and obj.last_published_at),
-        default=None,
-    )
+    last_updated = last_published([overview, *sections, *questions])
+    dates = PageDates.of(overview, last_updated)
+    for item in rendered:
+        item.evidence = Evidence.of(section_references(item.section, citations))
+        item.old_evidence = item.evidence is not None and item.evidence.is_old(dates.as_of)
     return {
         "overview": overview,
         "intro": intro,
@@ -203,7 +215,8 @@ def overview_page(request, slug):
         "questions": questions,
         "questions_anchor": QUESTIONS_ANCHOR,
         "preview": preview,
-        # "Last updated": the latest published change to anything the page shows.
+        "dates": dates,
+        "evidence": Evidence.of(reference for _number, reference in citations.cited),
         "last_updated": last_updated,
         "updates": latest_updates(overview.get_absolute_url()),
         "cite": page_citation(request, overview, overview.title, last_updated),
@@ -313,7 +326,7 @@ class DrugListView(ListingMixin, CollectionMixin, PreviewMixin, ListView):
 
 class DrugDetailView(PreviewMixin, DetailView):
     context_object_name = "drug"
-    model = Drug
+    queryset = Drug.objects.select_related("reviewed_by__reviewer_profile")
     trials_per_page = 50  # a common drug is in hundreds of trials
 
     def get_context_data(self, **kwargs):
@@ -328,6 +341,7 @@ class DrugDetailView(PreviewMixin, DetailView):
             citations=text.citations,
             structured_data=structured_data.drug(drug, absolute_url(self.request, drug.get_absolute_url())),
             cite=page_citation(self.request, drug, str(drug), drug.last_published_at),
+            dates=PageDates.of(drug),
             sections=sections_shown_for(self.request, drug.sections.all()),
             page_obj=paginate(self.request, visible(self.request, drug.trials()), self.trials_per_page),
             **kwargs,
@@ -347,7 +361,9 @@ class TrialListView(ListingMixin, CollectionMixin, PreviewMixin, ListView):
 
 class TrialDetailView(PreviewMixin, DetailView):
     context_object_name = "trial"
-    queryset = Trial.objects.select_related("regimen").prefetch_related("references", "outcomes")
+    queryset = Trial.objects.select_related("regimen", "reviewed_by__reviewer_profile").prefetch_related(
+        "references", "outcomes"
+    )
 
     def get_queryset(self):
         return super().get_queryset().prefetch_related(*trial_drugs(self.request))
@@ -365,6 +381,7 @@ class TrialDetailView(PreviewMixin, DetailView):
             definitions=definitions,
             citations=citations,
             cite=page_citation(self.request, trial, trial.title, trial.last_published_at),
+            dates=PageDates.of(trial),
             structured_data=structured_data.medical_trial(
                 trial, absolute_url(self.request, trial.get_absolute_url()), citations.cited
             ),

@@ -174,7 +174,7 @@ def test_edit_send_back_resubmit_and_publish(browse, live_server, people, seed_p
     expect(prose).to_contain_text(LIVE)
     expect(prose).not_to_contain_text(FIRST_TRY)
     expect(patient.locator(".preview-changes, .preview-banner")).to_have_count(0)
-    expect(patient.locator(".review-dates")).to_contain_text("Awaiting medical review")  # the seed has no review
+    expect(patient.locator(".review-dates")).to_contain_text("Not yet medically reviewed")  # the seed has no review
     shoot(patient.locator(f"#{section.slug}"), "06-patients-still-see-the-live-version")
 
     # The editor's preview at the same address: the draft, with the banner listing what differs from live.
@@ -207,7 +207,7 @@ def test_edit_send_back_resubmit_and_publish(browse, live_server, people, seed_p
     rv = browse("jane.doe")
     dashboard = rv.locator("#editorial-dashboard")
     expect(dashboard).to_contain_text("Changes waiting to go live (1), by page")
-    page_row = dashboard.locator("th", has_text=overview.title)
+    page_row = dashboard.locator("table").first.locator("th", has_text=overview.title)  # under "Changes waiting"
     expect(page_row.get_by_role("link", name=overview.title)).to_have_attribute("href", overview.get_absolute_url())
     change_row = dashboard.locator("tr", has_text="Surgery")
     expect(change_row).to_contain_text("treatment option, Live + in review")

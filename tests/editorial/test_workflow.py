@@ -280,7 +280,7 @@ def test_a_reviewer_records_a_review_of_live_content_without_changing_it():
     from editorial.workflow import mark_reviewed
 
     overview = make_overview(intro="Still right.")
-    assert "Awaiting medical review" in public(overview.get_absolute_url())[1]
+    assert "Not yet medically reviewed" in public(overview.get_absolute_url())[1]
     user = reviewer()
     from treatments.models import ReviewerProfile
 

@@ -144,7 +144,7 @@ SEED_QUESTIONS = 8
 
 
 def test_the_seed_questions_load_with_plain_loaddata_and_show_on_the_seed_page():
-    call_command("loaddata", "seed", "glossary", "questions", verbosity=0)
+    call_command("loaddata", "seed", verbosity=0)
     overview = Overview.objects.get(slug="stage-iv-recurrent-pleural-mesothelioma")
     questions = list(overview.questions.all())
     assert len(questions) == SEED_QUESTIONS and all(q.status == Status.PUBLISHED for q in questions)
@@ -156,7 +156,7 @@ def test_the_seed_questions_load_with_plain_loaddata_and_show_on_the_seed_page()
 
 
 def test_the_seed_questions_are_plain_questions_without_claims():
-    call_command("loaddata", "questions", "seed", verbosity=0)  # one fixture load, in any order
+    call_command("loaddata", "seed", verbosity=0)
     texts = list(Question.objects.values_list("text", flat=True))
     assert 6 <= len(texts) <= 8
     for text in texts:

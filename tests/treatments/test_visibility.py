@@ -457,7 +457,7 @@ def test_reviewer_profile_names_the_reviewer(browse, dr, state):
         assert status == 200
         # Only a live profile names a reviewer (staff see its draft); otherwise the page names their account.
         name = {OLD: f"{OLD}, MD", NEW: f"{NEW}, MD"}[expected(viewer, state)] if state in LIVE else "Jo Doe"
-        assert f"Medically reviewed by {name} on" in html, (viewer, state)
+        assert f"Medically reviewed by {name}." in html, (viewer, state)
         assert NEW not in html or viewer == "staff"
 
 
@@ -484,20 +484,24 @@ def test_reviewed_overview_shows_reviewer_and_dates(browse, jane, viewer):
     publish_drafts(overview, by=jane)
     overview = Overview.objects.get(pk=overview.pk)
     today = timezone.localdate()
+    due = overview.review_due
     assert overview.reviewed_on == today and overview.reviewer_display == "Jane Doe, MD, thoracic oncologist"
+    assert due == today + datetime.timedelta(days=365)
     status, html = browse(viewer, overview.get_absolute_url())
     assert status == 200
     assert (
-        f'Medically reviewed by Jane Doe, MD, thoracic oncologist on <time datetime="{today.isoformat()}">'
-        f"{human_date(today)}</time>."
+        f'<p>Page last reviewed: <time datetime="{today.isoformat()}">{human_date(today)}</time>'
+        '<span aria-hidden="true"> ·</span> Next review due: '
+        f'<time datetime="{due.isoformat()}">{human_date(due)}</time></p>'
     ) in html
+    assert "<p>Medically reviewed by Jane Doe, MD, thoracic oncologist.</p>" in html
     last_updated = timezone.localtime(overview.last_published_at)
     assert re.search(
         rf'Last updated <time datetime="{re.escape(last_updated.date().isoformat())}T[^"]+">'
         rf"{re.escape(human_date(last_updated))}</time>\.",
         html,
     )
-    assert "Awaiting medical review" not in html
+    assert "Not yet medically reviewed" not in html
 
 
 def test_a_draft_changes_neither_the_review_nor_the_dates_patients_see(browse, jane):
@@ -523,7 +527,8 @@ def test_last_updated_is_the_latest_published_change_the_page_shows(browse, jane
     archive(later, jane)  # no longer shown: its date does not count
     make_section(overview, status=Status.DRAFT, last_published_at=datetime.datetime(2024, 7, 1, tzinfo=datetime.UTC))
     _, html = browse("anonymous", overview.get_absolute_url())
-    assert "Medically reviewed by Jane Doe, MD, thoracic oncologist on" in html and "10 January 2024" in html
+    assert "Medically reviewed by Jane Doe, MD, thoracic oncologist." in html
+    assert re.search(r"Page last reviewed: <time [^>]+>10 January 2024</time>", html)
     assert re.search(r"Last updated <time [^>]+>5 March 2024</time>", html)
 
 
@@ -531,24 +536,24 @@ def test_reviewer_without_profile_is_named_by_account(browse, django_user_model)
     user = django_user_model.objects.create_user("alee", None, None, first_name="Ann", last_name="Lee")
     overview = mark_reviewed(make_overview(), user)
     status, html = browse("anonymous", overview.get_absolute_url())
-    assert "Medically reviewed by Ann Lee on" in html
+    assert "Medically reviewed by Ann Lee." in html
 
 
 @pytest.mark.parametrize("viewer", ["anonymous", "staff"])
-def test_never_reviewed_overview_awaits_review(browse, viewer):
+def test_never_reviewed_overview_says_so(browse, viewer):
     overview = make_overview()
     status, html = browse(viewer, overview.get_absolute_url())
     assert status == 200
-    assert "<p>Awaiting medical review.</p>" in html
-    assert "Medically reviewed by" not in html and "Last updated" not in html
+    assert "<p>Not yet medically reviewed.</p>" in html
+    assert "Medically reviewed by" not in html and "Page last reviewed" not in html and "Last updated" not in html
 
 
-def test_seed_page_is_live_and_awaits_review(browse):
+def test_seed_page_is_live_and_not_yet_medically_reviewed(browse):
     call_command("loaddata", "seed", verbosity=0)
     overview = Overview.objects.get(slug=SEED_SLUG)
     assert overview.status == Status.PUBLISHED and overview.reviewed_by is None and overview.is_public
     status, html = browse("anonymous", overview.get_absolute_url())
     assert status == 200
     assert overview.title in html
-    assert "<p>Awaiting medical review.</p>" in html
+    assert "<p>Not yet medically reviewed.</p>" in html
     assert "Medically reviewed by" not in html and "Preview" not in html

@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.management.color import no_style
 from django.db import connection, transaction
 
+from treatments import loading
 from treatments.caching import content_changed
 from treatments.models import SearchDocument
 from treatments.search import rebuild_index
@@ -152,7 +153,8 @@ class Command(BaseCommand):
                 # loaddata resolves natural keys and forward references and resets id sequences.
                 fixture = Path(folder) / "restore.json"
                 fixture.write_text(json.dumps(records), encoding="utf-8")
-                call_command("loaddata", str(fixture), verbosity=0)
+                with loading.as_it_is():  # a backup holds the history and revisions too: nothing is added
+                    call_command("loaddata", str(fixture), verbosity=0)
                 connection.check_constraints()  # now, not at commit, so a bad reference fails inside this block
                 SearchDocument.objects.all().delete()
                 indexed = rebuild_index()
