@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # scripts run as .venv/bin/python bench/...
 HOST = "127.0.0.1"  # the only address any benchmark ever talks to
 SERVER_URL = os.environ.get("BENCH_SERVER_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-BENCH_DATABASE = "mesoinfo_bench"
+# BENCH_DATABASE=mesoinfo_bench_<name> gives a machine shared by several people a dataset each.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "mesoinfo_bench")
 WRK_HINT = (
     "wrk is not installed: install it with `apt-get install -y wrk` (Debian/Ubuntu) for lighter, more accurate "
     "load generation; falling back to the stdlib asyncio generator in bench/benchlib.py."
@@ -137,6 +138,14 @@ def collectstatic(env):
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], env=env, cwd=ROOT, check=True
     )
+
+
+def build_pages(env, jobs=None):
+    """`manage.py build_pages` with the servers' settings: every public page whose current version was not
+    rendered by this release (code, templates, static files, SITE_URL) is rendered and stored now, so that no
+    measured request renders one. Quick when every page is current."""
+    jobs = jobs or os.cpu_count() or 1
+    subprocess.run([sys.executable, "manage.py", "build_pages", "--jobs", str(jobs)], env=env, cwd=ROOT, check=True)
 
 
 # --- gunicorn ---------------------------------------------------------------

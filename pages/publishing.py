@@ -7,7 +7,7 @@ on comes from rendering it (editorial.tracking): the records it showed, and the 
 
 import hashlib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from django.apps import apps
 from django.conf import settings
@@ -166,6 +166,60 @@ def first_version(path):
         if rendered[0].status_code != 200:
             return None
     return store_version(path, timezone.now(), content_generation(), rendered=rendered)
+
+
+def public_paths():
+    """The address of every public page served as published (the sitemap's pages whose view is versioned): the
+    home page, the lists, the glossary, and each live overview, drug and trial."""
+    from django.urls import resolve
+
+    from treatments.sitemaps import SITEMAPS
+
+    paths = []
+    for sitemap_class in SITEMAPS.values():
+        sitemap = sitemap_class()
+        for item in sitemap.items():
+            path = sitemap.location(item)
+            if getattr(resolve(path).func, "page_versioned", False):
+                paths.append(path)
+    return paths
+
+
+def pages_to_build(paths=None):
+    """(addresses whose current version is not current for this release, how many are), in the order given: every
+    public page and every page stored before, unless `paths` names them. A version is not current when it was
+    rendered by another release, or before a change made outside the editorial workflow (serving.py renders such
+    a page again before serving it)."""
+    from treatments.caching import generation_state
+
+    paths = list(
+        dict.fromkeys([*public_paths(), *Page.objects.values_list("path", flat=True)] if paths is None else paths)
+    )
+    current = set(
+        Page.objects.filter(
+            current__release=current_release(), current__generation__gte=generation_state().outside_change
+        ).values_list("path", flat=True)
+    )
+    return [path for path in paths if path not in current], len(current & set(paths))
+
+
+def build_pages(paths):
+    """Render and store the current version of each of `paths` (`pages_to_build`); returns a Counter of what
+    happened: "stored" (a new version), "confirmed" (its HTML had not changed), "not public" (it answered 404 and
+    has no version, or its last version says it is gone), "failed" (it answered another status; see the log)."""
+    release, counts = current_release(), Counter()
+    for path in paths:
+        if first_version(path) is not None:
+            counts["stored"] += 1
+        else:
+            row = Page.objects.filter(path=path).values_list("current__release", "current__content").first()
+            if row is None or row[0] is None or row[1] is None:
+                counts["not public"] += 1
+            elif row[0] == release:
+                counts["confirmed"] += 1
+            else:
+                counts["failed"] += 1
+    return counts
 
 
 def _record_dependencies(page, seen):

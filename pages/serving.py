@@ -28,7 +28,7 @@ class CurrentVersions:
                 self.versions = {}
             elif generation > self.generation:
                 changed = PageVersion.objects.filter(generation__gt=self.generation, generation__lte=generation)
-                for path in changed.values_list("page__path", flat=True).distinct():
+                for path in changed.order_by().values_list("page__path", flat=True).distinct():
                     self.versions.pop(path, None)
             self.generation = generation
 
