@@ -46,9 +46,7 @@ def committed_elsewhere(sql=None):
     with psycopg2.connect(**connection.get_connection_params()) as other, other.cursor() as cursor:
         if sql:
             cursor.execute(sql)
-        cursor.execute(
-            f"UPDATE {table} SET value = value + 1, outside_change = value + 1 WHERE id = 1 RETURNING value"
-        )
+        cursor.execute(f"UPDATE {table} SET value = value + 1, outside_change = value + 1 WHERE id = 1 RETURNING value")
         value = cursor.fetchone()[0]
         cursor.execute("SELECT pg_notify(%s, %s)", [caching.CHANNEL, str(value)])
     other.close()
