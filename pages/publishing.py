@@ -88,10 +88,13 @@ def pages_after_publish(sender, changes, now, **kwargs):
     affected, own_pages = affected_pages(changes)
     if not affected:
         return
-    from treatments.caching import content_changed, content_generation
+    from treatments.caching import content_changed
+    from treatments.models import PageCacheGeneration
 
     content_changed()  # the versions carry this publish's generation, so every process learns they are new
-    generation = content_generation()
+    # Read in this transaction, which sees its own change: this process's copy of the generation (the page-cache
+    # listener's) is the last one committed, and versions stored with it would look old to every process.
+    generation = PageCacheGeneration.objects.values_list("value", flat=True).get(pk=1)
     for path in sorted(affected):
         revisions = [r for r in affected[path] if r is not None]
         store_version(path, now, generation, revisions, own_page=path in own_pages)
