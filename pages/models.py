@@ -34,7 +34,11 @@ class PageContent(models.Model):
 
     @property
     def html(self):
-        return zlib.decompress(bytes(self.compressed))
+        return self.unpack(self.compressed)
+
+    @staticmethod
+    def unpack(compressed):
+        return zlib.decompress(bytes(compressed))
 
 
 class Page(models.Model):
