@@ -47,7 +47,7 @@ class CurrentVersions:
                         self.versions.pop(page, None)  # not public now: the view answers
                         continue
                     self.versions[page] = (version, confirmed, release)
-                    if compressed is not None:
+                    if compressed is not None and fetched is None:
                         fetched = _remember(version, compressed, headers)
             self.generation = generation
         return fetched
@@ -99,14 +99,15 @@ current_versions = CurrentVersions()
 @once
 def _changed_pages_sql():
     """(path, current version, its generation, release, content id, and for one path its compressed HTML and
-    headers) of each page with a version whose generation is in a range."""
+    headers) for each version whose generation is in a range (a page with several comes once for each)."""
     page, version, content = (model._meta.db_table for model in (Page, PageVersion, PageContent))
     return (
         f"SELECT p.path, p.current_id, cur.generation, cur.release, cur.content_id, c.compressed, "
-        f"CASE WHEN c.id IS NULL THEN NULL ELSE cur.headers END FROM {page} p "
+        f"CASE WHEN c.id IS NULL THEN NULL ELSE cur.headers END FROM {version} v "
+        f"JOIN {page} p ON p.id = v.page_id "
         f"LEFT JOIN {version} cur ON cur.id = p.current_id "
         f"LEFT JOIN {content} c ON c.id = cur.content_id AND p.path = %s "
-        f"WHERE p.id IN (SELECT page_id FROM {version} WHERE generation > %s AND generation <= %s)"
+        f"WHERE v.generation > %s AND v.generation <= %s"
     )
 
 
