@@ -53,9 +53,9 @@ class CurrentVersions:
         return fetched
 
     def current(self, path, state, release):
-        """(html, headers) of the page's current version, rendered now if it has none yet, if it was rendered by
-        an earlier release of the code, or before content changed outside the editorial workflow; None if the page
-        is not public (the view answers: a 404)."""
+        """(html, headers, rendered) of the page's current version, rendered now (`rendered` true) if it has none
+        yet, if it was rendered by an earlier release of the code, or before content changed outside the editorial
+        workflow; None if the page is not public (the view answers: a 404)."""
         fetched = None
         if state.generation != self.generation:
             fetched = self.forget_changed(state.generation, path)
@@ -63,22 +63,23 @@ class CurrentVersions:
         if known is not None and known[1] >= state.outside_change and known[2] == release:
             content = fetched or _content(known[0])
             if content is not None:
-                return content
+                return (*content, False)
             # Gone from the database since (a restore): look again.
         found = self._look_up(path, release, state.outside_change)
         if found is None:
             self.versions.pop(path, None)
             return None
-        self.versions[path], content = found
-        return content
+        self.versions[path], content, rendered = found
+        return (*content, rendered)
 
     @staticmethod
     def _look_up(path, release, outside_change):
-        """((version id, generation, release), (html, headers)) of the page's current version, its HTML in the same
-        query (a page this process has not served yet, or not since it changed, is not in its cache either)."""
+        """((version id, generation, release), (html, headers), rendered) of the page's current version, its HTML in
+        the same query (a page this process has not served yet, or not since it changed, is not in its cache)."""
         columns = (*CURRENT, "current__content__compressed", "current__headers")
         row = Page.objects.filter(path=path).values_list(*columns).first()
-        if row is None or row[0] is None or row[2] != release or row[1] < outside_change:
+        rendered = row is None or row[0] is None or row[2] != release or row[1] < outside_change
+        if rendered:
             first_version(path)  # never rendered yet, rendered by an earlier release, or maybe out of date
             row = Page.objects.filter(path=path).values_list(*columns).first()
             if row is None or row[0] is None or row[2] != release:
@@ -86,7 +87,7 @@ class CurrentVersions:
         version, confirmed, _release, content, compressed, headers = row
         if content is None:
             return None  # not public at this version: the view answers (404)
-        return (version, confirmed, release), _remember(version, compressed, headers)
+        return (version, confirmed, release), _remember(version, compressed, headers), rendered
 
     def clear(self):
         with self.lock:

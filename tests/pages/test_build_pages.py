@@ -50,7 +50,17 @@ def test_it_stores_every_public_page_once_then_visitors_get_them_without_a_rende
         for path in PUBLIC:
             response = Client().get(path)
             assert response.content == Page.objects.get(path=path).current.content.html
+            assert response["X-Page-Cache"] == "hit"
     assert render.call_count == 0
+
+
+def test_without_it_the_first_visitor_of_a_page_waits_for_its_render_and_is_told_so(content):
+    first, again = Client().get("/drugs/pemetrexed/"), Client().get("/drugs/pemetrexed/")
+    assert (first["X-Page-Cache"], again["X-Page-Cache"]) == ("miss", "hit")
+    assert first.content == again.content == Page.objects.get(path="/drugs/pemetrexed/").current.content.html
+    search = [Client().get("/search/", {"q": "pemetrexed"})["X-Page-Cache"] for _ in range(2)]  # the page cache
+    assert search == ["miss", "hit"]
+    assert "X-Page-Cache" not in Client().get("/healthz")
 
 
 def test_it_is_idempotent(content):

@@ -92,7 +92,8 @@ def test_a_trial_change_gives_new_versions_to_the_pages_that_show_it_and_leaves_
         CaptureQueriesContext(connection) as queries,
     ):
         for path in unchanged:
-            assert client.get(path).content == stored[path]
+            response = client.get(path)
+            assert response.content == stored[path] and response["X-Page-Cache"] == "hit"
     assert render.call_count == 0
     generation_table = PageCacheGeneration._meta.db_table
     other = [query["sql"] for query in queries.captured_queries if generation_table not in query["sql"]]
@@ -103,7 +104,8 @@ def test_a_trial_change_gives_new_versions_to_the_pages_that_show_it_and_leaves_
 
     with mock.patch.object(publishing, "render", wraps=publishing.render) as render:
         for path in changed:
-            assert client.get(path).content == stored[path]
+            response = client.get(path)
+            assert response.content == stored[path] and response["X-Page-Cache"] == "hit"
     assert render.call_count == 0  # rendered at publish, not by the first visitor
     # Nothing stored, or confirmed again, while serving.
     assert set(PageVersion.objects.values_list("pk", "page_id", "release", "generation", "content_id")) == rows
