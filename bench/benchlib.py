@@ -415,6 +415,7 @@ class LoadResult:
     cpu_seconds: dict = field(default_factory=dict)  # CpuWatch.usage(): server, postgres, generator, other
     errors: Counter = field(default_factory=Counter)  # connect, read, write, timeout, status (>=400), 5xx ...
     statuses: Counter = field(default_factory=Counter)
+    page_cache: Counter = field(default_factory=Counter)  # X-Page-Cache of public pages: hit / miss (stdlib only)
     by_label: dict = field(default_factory=dict)  # label -> LoadResult (stdlib generator only)
 
     @property
@@ -430,6 +431,12 @@ class LoadResult:
     @property
     def error_count(self):
         return sum(self.errors.values())
+
+    @property
+    def hit_rate(self):
+        """Share of the public pages answered without rendering (from the page cache or a stored version)."""
+        answered = self.page_cache["hit"] + self.page_cache["miss"]
+        return self.page_cache["hit"] / answered if answered else None
 
 
 def percentile(sorted_values, pct):
@@ -494,6 +501,7 @@ def run_wrk(port, path, duration, connections, threads=1, timeout=60):
 class _Stats:
     def __init__(self):
         self.latencies, self.bytes, self.statuses, self.errors = [], 0, Counter(), Counter()
+        self.page_cache = Counter()  # X-Page-Cache: "hit" (answered without rendering) or "miss" (rendered)
 
 
 async def _read_response(reader):
@@ -519,9 +527,9 @@ async def _read_response(reader):
         await reader.readexactly(size)
     else:  # body until close
         size = len(await reader.read())
-        return status, size, False
+        return status, size, False, headers.get("x-page-cache")
     keep_alive = headers.get("connection", "").lower() != "close"
-    return status, size, keep_alive
+    return status, size, keep_alive, headers.get("x-page-cache")
 
 
 async def _client(port, choose, deadline, timeout, stats):
@@ -548,7 +556,7 @@ async def _client(port, choose, deadline, timeout, stats):
         started = time.perf_counter()
         try:
             writer.write(request)
-            status, size, keep_alive = await asyncio.wait_for(_read_response(reader), timeout)
+            status, size, keep_alive, page_cache = await asyncio.wait_for(_read_response(reader), timeout)
         except TimeoutError:
             entry.errors["timeout"] += 1
             close()
@@ -560,6 +568,8 @@ async def _client(port, choose, deadline, timeout, stats):
         entry.latencies.append(time.perf_counter() - started)
         entry.bytes += size
         entry.statuses[status] += 1
+        if page_cache:
+            entry.page_cache[page_cache] += 1
         if status >= 500:
             entry.errors["5xx"] += 1
         elif status >= 400:
@@ -577,6 +587,7 @@ def _summarise(tool, stats_list, seconds):
         result.bytes += stats.bytes
         result.statuses.update(stats.statuses)
         result.errors.update(stats.errors)
+        result.page_cache.update(stats.page_cache)
     latencies.sort()
     result.requests = len(latencies)
     for name, pct in (("p50", 50), ("p90", 90), ("p95", 95), ("p99", 99)):

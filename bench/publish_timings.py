@@ -86,8 +86,9 @@ def counting_renders():
         publishing.render = original
 
 
-def publish(record, user, note, **fields):
-    """An editor's draft of `record` with `fields`, sent for review and approved: a `Publish`."""
+def publish(record, user, note, minor=False, **fields):
+    """An editor's draft of `record` with `fields`, sent for review and approved (with a note for readers, or as a
+    minor correction): a `Publish`."""
     from editorial.workflow import approve, editing, submit
     from pages.models import PageVersion
 
@@ -99,7 +100,7 @@ def publish(record, user, note, **fields):
     last = PageVersion.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     with counting_renders() as renders:
         started = time.perf_counter()
-        approve([revision], user, note=note)
+        approve([revision], user, note=note, minor=minor)
         seconds = time.perf_counter() - started
     versions = list(PageVersion.objects.filter(pk__gt=last).values_list("page__path", "pk").order_by("page__path"))
     return Publish(seconds, renders["pages"], renders["seconds"], versions)
@@ -187,6 +188,15 @@ def first_view_changes():
             ("trial", trial, "patient_count"),
         )
     ]
+
+
+def trials_in_tables(count=50):
+    """Trials that overview pages show in their trials tables (a change to one re-renders its page, those overviews
+    and its drugs' pages): the load test publishes a change to one of them every minute."""
+    from treatments.models import Trial
+
+    shown = Trial.objects.filter(sections__isnull=False, patient_count__isnull=False).distinct().order_by("pk")
+    return list(shown[:count])
 
 
 def measure(repeat, log=print):
