@@ -121,16 +121,19 @@ def store_version(path, now, generation, revisions=(), own_page=False, rendered=
                 seen_notes.add(revision.change_note)
                 notes.append({"text": revision.change_note, "minor": revision.minor})
         reviewers = sorted({reviewer_name(r.approved_by) for r in revisions if r.approved_by})
-        version = PageVersion.objects.create(
-            page=page,
-            number=(current.number if current else 0) + 1,
-            went_live_at=now,
-            notes=notes,
-            listed=any(not note["minor"] for note in notes),
-            reviewers=reviewers,
-            generation=generation,
-            release=release,
-        )
+        fields = {
+            "page": page,
+            "number": (current.number if current else 0) + 1,
+            "went_live_at": now,
+            "notes": notes,
+            "listed": any(not note["minor"] for note in notes),
+            "reviewers": reviewers,
+            "generation": generation,
+            "release": release,
+        }
+        # A page lists its own notes for readers: then its version row exists while it renders. Without such notes
+        # the row makes no difference to the page, and is only written if the page changed.
+        version = PageVersion.objects.create(**fields) if fields["listed"] else None
         response, seen = rendered or render(path)
         if response.status_code == 200 and not response.streaming:
             content = PageContent.store(response.content)
@@ -138,19 +141,25 @@ def store_version(path, now, generation, revisions=(), own_page=False, rendered=
             content = None  # no longer public
         else:
             log.error("pages: %s answered %s when rendered; its current version is kept", path, response.status_code)
-            version.delete()
+            if version is not None:
+                version.delete()
             return None
         unchanged = current is not None and current.content_id == (content.pk if content else None)
         if unchanged or (current is None and content is None):
-            version.delete()
+            if version is not None:
+                version.delete()
             if current is not None:  # confirmed current as of now, by this release
                 PageVersion.objects.filter(pk=current.pk).update(release=release, generation=generation)
             _record_dependencies(page, seen)
             return None
-        version.content = content
-        version.headers = [[name, value] for name, value in response.items()] if content else []
-        version.save(update_fields=["content", "headers"])
-        version.revisions.set(revisions)
+        headers = [[name, value] for name, value in response.items()] if content else []
+        if version is None:
+            version = PageVersion.objects.create(**fields, content=content, headers=headers)
+        else:
+            version.content, version.headers = content, headers
+            version.save(update_fields=["content", "headers"])
+        if revisions:
+            version.revisions.set(revisions)
         page.current = version
         page.save(update_fields=["current"])
         _record_dependencies(page, seen)
@@ -226,9 +235,20 @@ def build_pages(paths):
 
 
 def _record_dependencies(page, seen):
-    page.dependencies.all().delete()
-    rows = [PageDependency(page=page, label=label, object_id=pk) for label, pk in sorted(seen.records)]
-    rows += [
-        PageDependency(page=page, label=label, fields=sorted(fields)) for label, fields in sorted(seen.lists.items())
-    ]
-    PageDependency.objects.bulk_create(rows)
+    """Keep what the page's current version showed: only the rows that differ from what it had are written (a page
+    rendered again usually shows the same records)."""
+    wanted = {(label, pk, ()) for label, pk in seen.records}
+    wanted |= {(label, None, tuple(sorted(fields))) for label, fields in seen.lists.items()}
+    kept, stale = set(), []
+    for pk, label, object_id, fields in page.dependencies.values_list("pk", "label", "object_id", "fields"):
+        key = (label, object_id, tuple(fields))
+        if key in wanted and key not in kept:
+            kept.add(key)
+        else:
+            stale.append(pk)
+    if stale:
+        PageDependency.objects.filter(pk__in=stale).delete()
+    PageDependency.objects.bulk_create(
+        PageDependency(page=page, label=label, object_id=pk, fields=list(fields))
+        for label, pk, fields in sorted(wanted - kept, key=lambda key: (key[0], key[1] or 0, key[2]))
+    )

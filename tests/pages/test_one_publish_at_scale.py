@@ -109,3 +109,23 @@ def test_a_trial_change_gives_new_versions_to_the_pages_that_show_it_and_leaves_
     assert render.call_count == 0  # rendered at publish, not by the first visitor
     # Nothing stored, or confirmed again, while serving.
     assert set(PageVersion.objects.values_list("pk", "page_id", "release", "generation", "content_id")) == rows
+
+
+def test_a_page_that_stops_showing_a_trial_no_longer_depends_on_it(site):
+    trial, user = site["trials"][7], site["user"]
+    section = trial.sections.get()
+    overview = Page.objects.get(path=section.overview.get_absolute_url())
+    assert b'href="/trials/study-07/"' in overview.current.content.html
+    with editing(user, section) as session:
+        session.record.trials.remove(trial)
+    approve([submit(section, user)], user, minor=True)
+    overview.refresh_from_db()
+    assert b'href="/trials/study-07/"' not in overview.current.content.html
+    assert not overview.dependencies.filter(label="treatments.trial", object_id=trial.pk).exists()
+    assert overview.dependencies.filter(label="treatments.trial", object_id=site["trials"][8].pk).exists()
+    with editing(user, trial) as session:
+        session.record.title = "Study 07, renamed"
+        session.record.save()
+    with mock.patch.object(publishing, "render", wraps=publishing.render) as render:
+        approve([submit(trial, user)], user, minor=True)
+    assert overview.path not in {call.args[0] for call in render.call_args_list}
