@@ -406,7 +406,7 @@ def main():
             ("cached, CONN_MAX_AGE=0", {"CONN_MAX_AGE": "0"}, ()),
             ("uncached, CONN_MAX_AGE=0", {**RENDERED, "CONN_MAX_AGE": "0", "CACHE_URL": "dummy://"}, ()),
             # A published page read from PostgreSQL on every request: no cache of any kind.
-            ("stored, no cache (dummy://)", {"CACHE_URL": "dummy://"}, ()),
+            ("stored, nothing cached", {"CACHE_URL": "dummy://"}, ()),
             # gunicorn's default: a worker accepts up to 1000 connections, so one may take most of them.
             ("cached, --worker-connections 1000", {"WEB_WORKER_CONNECTIONS": "1000"}, ()),
         ]
