@@ -152,17 +152,20 @@ class FirstViewChange:
 
 
 def pages_that_may_change(record):
-    """{path: size of its current version} of the pages that show `record`, list its kind, or are its own."""
+    """{path: size of its current version} of the pages that show `record`, list its kind, are its own, or are the
+    pages of what it links to (pages/publishing.py: affected_pages)."""
     from django.db.models import Q
 
+    from editorial import registry
     from pages.models import Page
     from pages.publishing import own_path
 
     label = record._meta.label_lower
+    own = {own_path(record), *(own_path(target) for _what, target in registry.links(record))} - {None}
     showing = Page.objects.filter(
         Q(dependencies__label=label, dependencies__object_id=record.pk)
         | Q(dependencies__label=label, dependencies__object_id=None)
-        | Q(path=own_path(record)),
+        | Q(path__in=own),
         current__content__isnull=False,
     ).distinct()
     return dict(showing.values_list("path", "current__content__size"))

@@ -220,7 +220,8 @@ def measure_first_view(env, port, static_root, rounds):
                     samples.append(sample)
                     print(
                         f"  [{FIRST_VIEW}] round {n + 1} {change.label:<8} {path:<42} {status} "
-                        f"{sample['page_ms']:6.1f} ms, static {sample.get('static_ms', 0):5.1f} ms"
+                        f"{sample['page_ms']:6.1f} ms, "
+                        + (f"static {sample['static_ms']:5.1f} ms" if "static_ms" in sample else "no static twin")
                         + ("" if sample["as_stored"] else "  ← NOT THE STORED VERSION"),
                         flush=True,
                     )
