@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # scripts run as .venv/bin/python bench/...
 HOST = "127.0.0.1"  # the only address any benchmark ever talks to
 SERVER_URL = os.environ.get("BENCH_SERVER_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-BENCH_DATABASE = "mesoinfo_bench"
+# BENCH_DATABASE=mesoinfo_bench_<name> gives a machine shared by several people a dataset each.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "mesoinfo_bench")
 WRK_HINT = (
     "wrk is not installed: install it with `apt-get install -y wrk` (Debian/Ubuntu) for lighter, more accurate "
     "load generation; falling back to the stdlib asyncio generator in bench/benchlib.py."
@@ -137,6 +138,14 @@ def collectstatic(env):
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"], env=env, cwd=ROOT, check=True
     )
+
+
+def build_pages(env, jobs=None):
+    """`manage.py build_pages` with the servers' settings: every public page whose current version was not
+    rendered by this release (code, templates, static files, SITE_URL) is rendered and stored now, so that no
+    measured request renders one. Quick when every page is current."""
+    jobs = jobs or os.cpu_count() or 1
+    subprocess.run([sys.executable, "manage.py", "build_pages", "--jobs", str(jobs)], env=env, cwd=ROOT, check=True)
 
 
 # --- gunicorn ---------------------------------------------------------------
@@ -406,6 +415,7 @@ class LoadResult:
     cpu_seconds: dict = field(default_factory=dict)  # CpuWatch.usage(): server, postgres, generator, other
     errors: Counter = field(default_factory=Counter)  # connect, read, write, timeout, status (>=400), 5xx ...
     statuses: Counter = field(default_factory=Counter)
+    page_cache: Counter = field(default_factory=Counter)  # X-Page-Cache of public pages: hit / miss (stdlib only)
     by_label: dict = field(default_factory=dict)  # label -> LoadResult (stdlib generator only)
 
     @property
@@ -421,6 +431,12 @@ class LoadResult:
     @property
     def error_count(self):
         return sum(self.errors.values())
+
+    @property
+    def hit_rate(self):
+        """Share of the public pages answered without rendering (from the page cache or a stored version)."""
+        answered = self.page_cache["hit"] + self.page_cache["miss"]
+        return self.page_cache["hit"] / answered if answered else None
 
 
 def percentile(sorted_values, pct):
@@ -485,6 +501,7 @@ def run_wrk(port, path, duration, connections, threads=1, timeout=60):
 class _Stats:
     def __init__(self):
         self.latencies, self.bytes, self.statuses, self.errors = [], 0, Counter(), Counter()
+        self.page_cache = Counter()  # X-Page-Cache: "hit" (answered without rendering) or "miss" (rendered)
 
 
 async def _read_response(reader):
@@ -510,9 +527,9 @@ async def _read_response(reader):
         await reader.readexactly(size)
     else:  # body until close
         size = len(await reader.read())
-        return status, size, False
+        return status, size, False, headers.get("x-page-cache")
     keep_alive = headers.get("connection", "").lower() != "close"
-    return status, size, keep_alive
+    return status, size, keep_alive, headers.get("x-page-cache")
 
 
 async def _client(port, choose, deadline, timeout, stats):
@@ -539,7 +556,7 @@ async def _client(port, choose, deadline, timeout, stats):
         started = time.perf_counter()
         try:
             writer.write(request)
-            status, size, keep_alive = await asyncio.wait_for(_read_response(reader), timeout)
+            status, size, keep_alive, page_cache = await asyncio.wait_for(_read_response(reader), timeout)
         except TimeoutError:
             entry.errors["timeout"] += 1
             close()
@@ -551,6 +568,8 @@ async def _client(port, choose, deadline, timeout, stats):
         entry.latencies.append(time.perf_counter() - started)
         entry.bytes += size
         entry.statuses[status] += 1
+        if page_cache:
+            entry.page_cache[page_cache] += 1
         if status >= 500:
             entry.errors["5xx"] += 1
         elif status >= 400:
@@ -568,6 +587,7 @@ def _summarise(tool, stats_list, seconds):
         result.bytes += stats.bytes
         result.statuses.update(stats.statuses)
         result.errors.update(stats.errors)
+        result.page_cache.update(stats.page_cache)
     latencies.sort()
     result.requests = len(latencies)
     for name, pct in (("p50", 50), ("p90", 90), ("p95", 95), ("p99", 99)):

@@ -15,13 +15,16 @@ Default size: 200 overview pages (7 sections each on average, citing references,
 Rows are bulk-inserted in batches (no save(), so no history records and no cache signals: the database is new),
 then the derived data is built the way the app builds it: `cites` from each text's citation markers
 (CitingModel.cited_keys), search documents from treatments.search.document_fields, and the weighted search
-vectors in one UPDATE (rebuild_index() would take two queries and a transaction per object).
+vectors in one UPDATE (rebuild_index() would take two queries and a transaction per object). Last, every public
+page is rendered and stored as its first published version (`manage.py build_pages`, in one process per core:
+about 10 minutes on 2 cores for the 22,000 pages).
 """
 
 import argparse
 import os
 import random
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +38,11 @@ OVERVIEW_SLUG = "test-data-overview-001"
 DRUG_SLUG = "test-data-drug-0100"
 BUSY_DRUG_SLUG = "pemetrexed"  # in many regimens: its page lists hundreds of trials
 SEARCH_QUERY = "pemetrexed"
+# bench/publish_timings.py publishes a change to a glossary term that every overview uses, and to a reference
+# that 1,000 trials list (every 20th trial).
+EVERY_OVERVIEW_TERM = "palliative care"
+WIDELY_CITED_KEY = "test-data-widely-cited"
+WIDELY_CITED_EVERY = 20
 BATCH = 2000
 
 GLOSSARY = [
@@ -225,6 +233,14 @@ def build(args):
             )
             keys = [ref.key for ref in refs]
             ref_pk = {ref.key: ref.pk for ref in refs}
+            widely_cited = Reference.objects.create(
+                key=WIDELY_CITED_KEY,
+                authors="Testauthor ZZ, Example CD",
+                title="TEST DATA: a synthetic study that many trials report",
+                source="Test J Synth Data",
+                year=2020,
+                **published,
+            )
 
         def some_keys(k):
             return rng.sample(keys, k)
@@ -330,7 +346,10 @@ def build(args):
                 Trial, "drugs", [(t.pk, d.pk) for t in trials if not t.regimen_id for d in rng.sample(drugs, 2)]
             )
             through_rows(
-                Trial, "references", [(t.pk, ref_pk[k]) for t, ks in zip(trials, trial_refs, strict=True) for k in ks]
+                Trial,
+                "references",
+                [(t.pk, ref_pk[k]) for t, ks in zip(trials, trial_refs, strict=True) for k in ks]
+                + [(t.pk, widely_cited.pk) for t in trials[::WIDELY_CITED_EVERY]],
             )
             outcomes = []
             for trial in trials:
@@ -357,7 +376,8 @@ def build(args):
                         slug=f"test-data-overview-{i:03d}",
                         stage_label=f"TEST DATA stage {i % 4 + 1}",
                         summary=f"TEST DATA, not medical information. {text.paragraph(3, [])}",
-                        intro=text.body(170, some_keys(rng.randint(1, 3)), bullet_list=True),
+                        intro=f"Every TEST DATA overview mentions {EVERY_OVERVIEW_TERM}. "
+                        + text.body(170, some_keys(rng.randint(1, 3)), bullet_list=True),
                         position=i,
                         **published,
                         # Published through the workflow, so a reviewer is on record (every other page).
@@ -475,13 +495,24 @@ def main():
     benchlib.recreate_database(args.database)
     _setup_django(args.database)
     from django.core.management import call_command
+    from django.db import connection
 
     migrate_started = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)
     print(f"  migrate … {time.perf_counter() - migrate_started:.1f}s", flush=True)
     counts, size, _ = build(args)
     print("Contents: " + ", ".join(f"{value:,} {name}" for name, value in counts.items()))
-    print(f"Database size {size}; total {time.perf_counter() - started:.1f}s")
+    print(f"Database size {size}; {time.perf_counter() - started:.1f}s", flush=True)
+    # bulk_create stored no page versions: render every public page now, as the servers will serve it (the
+    # release includes the static files' manifest, so collectstatic first).
+    pages_started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mesoinfo-generate-") as tmp:
+        env = benchlib.django_env(args.database, static_root=Path(tmp) / "static")
+        benchlib.collectstatic(env)
+        benchlib.build_pages(env)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")  # the planner's statistics for the new pages' tables
+    print(f"Pages built in {time.perf_counter() - pages_started:.0f}s; total {time.perf_counter() - started:.0f}s")
 
 
 if __name__ == "__main__":

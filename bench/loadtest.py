@@ -3,18 +3,25 @@
     .venv/bin/python bench/loadtest.py                        # the benchmark dataset (generated if missing)
     .venv/bin/python bench/loadtest.py --database seed        # the seed page, in its own mesoinfo_bench_seed
     .venv/bin/python bench/loadtest.py --clients 64 --duration 60 --cache-url redis://127.0.0.1:6379/15
+    .venv/bin/python bench/loadtest.py --duration 180 --publish-every 60   # a trial change published every minute
 
 gunicorn runs the Procfile's `web` command (2 workers × 4 gthread threads by default) on 127.0.0.1 with
 production settings (DEBUG=0, random SECRET_KEY, HTTPS=0, LOG_LEVEL=WARNING, CONN_MAX_AGE=60) against
-PostgreSQL, starting cold: the page cache fills during the run, as after a deploy or a content change.
+PostgreSQL, starting cold: the page cache fills during the run, as after a deploy or a content change. Every
+published page has its stored version first (`manage.py build_pages`, as after a deploy).
 Each of --clients keep-alive clients (stdlib asyncio, bench/benchlib.py) sends one request after another, each
 to a URL drawn at random from a weighted mix: home, overview pages, drug and trial pages (all slugs of the
 database: mostly cache misses), paginated lists, searches, the glossary, reference exports, the stylesheet
 and /healthz. No request is sent after --duration seconds; each is abandoned after --timeout seconds.
 
-Errors: any 4xx or 5xx status, connection failure or timeout, and any traceback or worker timeout in
-gunicorn's log. It prints throughput and latency percentiles overall and per kind of URL, and exits 1 on any
-error. Every request goes to 127.0.0.1.
+With --publish-every N, this process publishes a change to a trial shown in overview tables through the editorial
+workflow (editing, submit, approve) N/2 seconds into the run and then every N seconds, as a medical reviewer would
+in the admin: the pages that show the trial get new versions, every other published page stays answered as stored.
+
+Errors: any 4xx or 5xx status, connection failure or timeout, a publish that fails, and any traceback or worker
+timeout in gunicorn's log. It prints throughput and latency percentiles overall and per kind of URL, the page-cache
+hit rate (the share of public pages answered without rendering, from each response's X-Page-Cache header), and
+exits 1 on any error. Every request goes to 127.0.0.1.
 """
 
 import argparse
@@ -27,12 +34,14 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from urllib.parse import quote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import benchlib  # noqa: E402
+from bench import benchlib, publish_timings  # noqa: E402
 
 SEED_DATABASE = "mesoinfo_bench_seed"
 SEARCHES = ["pemetrexed", "Alimta", "cisplatin", "pleural effusion", "surgery", "immunotherapy", "side effects",
@@ -105,6 +114,51 @@ def targets(slugs, static_root):
     ]  # fmt: skip
 
 
+class Publisher(threading.Thread):
+    """Publishes a change to a trial shown in overview tables every `every` seconds (the first after half of it)
+    until `duration` seconds from `start`, through the editorial workflow; `publishes` and `failures` say how it
+    went."""
+
+    def __init__(self, every, duration):
+        super().__init__(name="publisher", daemon=True)
+        self.every, self.duration = every, duration
+        self.publishes, self.failures = [], []
+        self.user, self.trials = publish_timings.reviewer(), publish_timings.trials_in_tables()
+
+    def run(self):
+        from django.db import connection
+
+        start = time.monotonic()
+        at = self.every / 2
+        try:
+            while at < self.duration:
+                time.sleep(max(0.0, start + at - time.monotonic()))
+                trial = self.trials[len(self.publishes) % len(self.trials)]
+                trial.refresh_from_db()
+                try:
+                    run = publish_timings.publish(
+                        trial,
+                        self.user,
+                        f"TEST DATA: load test publish {len(self.publishes) + 1}",
+                        patient_count=publish_timings.toggled(trial, "patient_count", ""),
+                    )
+                except Exception as error:  # reported as an error of the run
+                    self.failures.append(repr(error))
+                else:
+                    self.publishes.append(
+                        {
+                            "at_s": round(time.monotonic() - start, 1),
+                            "trial": trial.slug,
+                            "seconds": round(run.seconds, 3),
+                            "pages_rendered": run.rendered,
+                            "new_versions": [path for path, _version in run.versions],
+                        }
+                    )
+                at += self.every
+        finally:
+            connection.close()
+
+
 def log_problems(log_text):
     patterns = [r"Traceback", r"WORKER TIMEOUT", r"\[CRITICAL\]", r"\[ERROR\]", r'"level": "ERROR"']
     return [line for line in log_text.splitlines() if any(re.search(p, line) for p in patterns)]
@@ -118,9 +172,14 @@ def main():
     parser.add_argument("--timeout", type=int, default=30, help="seconds before a request counts as failed")
     parser.add_argument("--cache-url", default="", help="page cache (default: local memory, as in production)")
     parser.add_argument("--json", help="write the figures to this JSON file")
+    parser.add_argument(
+        "--publish-every", type=int, default=0, help="publish a trial change every this many seconds (default: none)"
+    )
     args = parser.parse_args()
     if not 0 < args.duration <= 600 or not 0 < args.clients <= 1000:
         raise SystemExit("--duration must be 1..600 seconds and --clients 1..1000")
+    if args.publish_every and args.database != "bench":
+        raise SystemExit("--publish-every needs the benchmark dataset (its trials tables)")
 
     when = datetime.datetime.now().astimezone()
     print(f"MesoInfo load test {when:%Y-%m-%d %H:%M %Z}: {os.cpu_count()} cores")
@@ -134,7 +193,12 @@ def main():
         if args.cache_url.startswith("redis"):
             env["PAGE_CACHE_SECONDS"] = "300"  # the load test's pages leave that Redis database by themselves
         benchlib.collectstatic(env)
+        benchlib.build_pages(env)
         mix = targets(published_slugs(database), static_root)
+        publisher = None
+        if args.publish_every:
+            publish_timings.setup_django(env)  # this process publishes, with the servers' settings
+            publisher = Publisher(args.publish_every, args.duration)
         port = benchlib.free_port()
         server = benchlib.Gunicorn(env, port, label="loadtest")
         server.start()
@@ -146,7 +210,11 @@ def main():
             )
             watch, cpu_before = benchlib.CpuWatch(), resource.getrusage(resource.RUSAGE_SELF)
             ticks_before = server.worker_ticks()
+            if publisher is not None:
+                publisher.start()
             result = benchlib.run_python_load(port, mix, args.duration, args.clients, timeout=args.timeout)
+            if publisher is not None:
+                publisher.join(timeout=args.timeout)
             ticks_after = server.worker_ticks()
             cpu_after = resource.getrusage(resource.RUSAGE_SELF)
             split = [ticks_after[pid] - ticks_before[pid] for pid in ticks_before if pid in ticks_after]
@@ -188,9 +256,25 @@ def main():
             f"{label:<18} {row.requests:>8,} {row.rps:>7.1f} {row.p50_ms:>8.1f} {row.p95_ms:>8.1f} "
             f"{row.p99_ms:>8.1f} {row.max_ms:>8.1f}  {dict(row.errors) or 0}"
         )
+    print(
+        f"\nPage cache: {result.page_cache['hit']:,} public pages answered without rendering, "
+        f"{result.page_cache['miss']:,} rendered: hit rate {result.hit_rate:.1%}"
+        if result.hit_rate is not None
+        else "\nPage cache: no public page answered"
+    )
+    print("  by kind: " + ", ".join(f"{label} {row.hit_rate:.1%}" for label, row in result.by_label.items()
+                                     if row.hit_rate is not None))  # fmt: skip
+    publishes, publish_failures = (publisher.publishes, publisher.failures) if publisher is not None else ([], [])
+    for publish in publishes:
+        print(
+            f"  publish at {publish['at_s']:.0f}s ({publish['trial']}): {publish['seconds']:.2f}s, "
+            f"{publish['pages_rendered']} pages rendered, new versions of {', '.join(publish['new_versions'])}"
+        )
+    for failure in publish_failures:
+        print(f"  PUBLISH FAILED: {failure}")
     if problems:
         print(f"\ngunicorn's log has {len(problems)} problem lines, e.g.:\n  " + "\n  ".join(problems[:5]))
-    failed = result.error_count + len(problems)
+    failed = result.error_count + len(problems) + len(publish_failures)
     if args.json:
         figures = {
             "date": when.isoformat(timespec="minutes"),
@@ -202,6 +286,10 @@ def main():
             "latency_ms": {p: round(getattr(result, f"{p}_ms"), 1) for p in ("p50", "p90", "p95", "p99", "max")},
             "errors": dict(result.errors),
             "log_problems": len(problems),
+            "page_cache": dict(result.page_cache) | {"hit_rate": result.hit_rate and round(result.hit_rate, 4)},
+            "publish_every_s": args.publish_every or None,
+            "publishes": publishes,
+            "publish_failures": publish_failures,
             "statuses": {str(k): v for k, v in result.statuses.items()},
             "peak_rss_mib": round(peak),
             "other_cores": round(other, 2),
@@ -209,7 +297,8 @@ def main():
             "busiest_worker_share": busiest and round(busiest, 2),
             "by_label": {
                 label: {"requests": r.requests, "p50_ms": round(r.p50_ms, 1), "p95_ms": round(r.p95_ms, 1),
-                        "p99_ms": round(r.p99_ms, 1), "max_ms": round(r.max_ms, 1), "errors": dict(r.errors)}
+                        "p99_ms": round(r.p99_ms, 1), "max_ms": round(r.max_ms, 1), "errors": dict(r.errors),
+                        "page_cache": dict(r.page_cache)}
                 for label, r in result.by_label.items()
             },
         }  # fmt: skip

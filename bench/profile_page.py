@@ -5,7 +5,8 @@
     .venv/bin/python bench/profile_page.py --summary / /drugs/ /trials/   # status, size, queries, time only
 
 Runs Django's test client against the benchmark database (default mesoinfo_bench, see bench/generate.py) with
-the production settings (DEBUG=0) and the page cache off (CACHE_URL=dummy://), as an anonymous visitor. With
+the production settings (DEBUG=0), the page cache off (CACHE_URL=dummy://) and every page rendered on request
+(PUBLISHED_PAGES=0; --stored serves published pages from their stored versions instead), as an anonymous visitor. With
 CONN_MAX_AGE=0 (the default) every request opens and closes its own database connection, as under gunicorn.
 
 For each URL it prints: status, size, the SQL queries of one request with their times, the mean wall time per
@@ -244,12 +245,19 @@ def main():
         "--cache-url", default="dummy://", help="page cache: dummy:// (off, default) or locmem:// (cache hits)"
     )
     parser.add_argument(
+        "--stored",
+        action="store_true",
+        help="anonymous visitors' published pages served from their stored versions (default: rendered on request)",
+    )
+    parser.add_argument(
         "--warm-html",
         action="store_true",
         help="page cache off but rendered Markdown cached (locmem://, PAGE_CACHE_SECONDS=0): a page after an edit",
     )
     args = parser.parse_args()
     extra = {"PAGE_CACHE_SECONDS": 0} if args.warm_html else {}
+    if not args.stored:
+        extra["PUBLISHED_PAGES"] = 0  # what rendering a page costs
     with tempfile.TemporaryDirectory(prefix="bench-static-") as tmp:
         _setup(args.database, args.static_root or tmp, "locmem://" if args.warm_html else args.cache_url, **extra)
         if args.summary:

@@ -7,6 +7,7 @@ re-renders exactly the pages that show what changed. Versions are never deleted 
 """
 
 import hashlib
+import json
 import zlib
 
 from django.db import models
@@ -33,7 +34,11 @@ class PageContent(models.Model):
 
     @property
     def html(self):
-        return zlib.decompress(bytes(self.compressed))
+        return self.unpack(self.compressed)
+
+    @staticmethod
+    def unpack(compressed):
+        return zlib.decompress(bytes(compressed))
 
 
 class Page(models.Model):
@@ -49,6 +54,14 @@ class Page(models.Model):
 
     def __str__(self):
         return self.path
+
+    def archive_bytes(self):
+        """What this page's archive holds, in bytes: the compressed HTML of its versions (each distinct page once)
+        and every version's headers, reviewers and notes."""
+        contents = PageContent.objects.filter(pk__in=self.versions.values("content"))
+        html = sum(len(compressed) for compressed in contents.values_list("compressed", flat=True))
+        details = self.versions.values_list("headers", "reviewers", "notes")
+        return html + sum(len(json.dumps(row).encode()) for row in details)
 
 
 class PageVersion(models.Model):

@@ -7,7 +7,7 @@ on comes from rendering it (editorial.tracking): the records it showed, and the 
 
 import hashlib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from django.apps import apps
 from django.conf import settings
@@ -94,10 +94,13 @@ def pages_after_publish(sender, changes, now, **kwargs):
     affected, own_pages = affected_pages(changes)
     if not affected:
         return
-    from treatments.caching import content_changed, content_generation
+    from treatments.caching import content_changed
+    from treatments.models import PageCacheGeneration
 
     content_changed()  # the versions carry this publish's generation, so every process learns they are new
-    generation = content_generation()
+    # Read in this transaction, which sees its own change: this process's copy of the generation (the page-cache
+    # listener's) is the last one committed, and versions stored with it would look old to every process.
+    generation = PageCacheGeneration.objects.values_list("value", flat=True).get(pk=1)
     for path in sorted(affected):
         revisions = [r for r in affected[path] if r is not None]
         store_version(path, now, generation, revisions, own_page=path in own_pages)
@@ -124,16 +127,19 @@ def store_version(path, now, generation, revisions=(), own_page=False, rendered=
                 seen_notes.add(revision.change_note)
                 notes.append({"text": revision.change_note, "minor": revision.minor})
         reviewers = sorted({reviewer_name(r.approved_by) for r in revisions if r.approved_by})
-        version = PageVersion.objects.create(
-            page=page,
-            number=(current.number if current else 0) + 1,
-            went_live_at=now,
-            notes=notes,
-            listed=any(not note["minor"] for note in notes),
-            reviewers=reviewers,
-            generation=generation,
-            release=release,
-        )
+        fields = {
+            "page": page,
+            "number": (current.number if current else 0) + 1,
+            "went_live_at": now,
+            "notes": notes,
+            "listed": any(not note["minor"] for note in notes),
+            "reviewers": reviewers,
+            "generation": generation,
+            "release": release,
+        }
+        # A page lists its own notes for readers: then its version row exists while it renders. Without such notes
+        # the row makes no difference to the page, and is only written if the page changed.
+        version = PageVersion.objects.create(**fields) if fields["listed"] else None
         response, seen = rendered or render(path)
         if response.status_code == 200 and not response.streaming:
             content = PageContent.store(response.content)
@@ -141,19 +147,25 @@ def store_version(path, now, generation, revisions=(), own_page=False, rendered=
             content = None  # no longer public
         else:
             log.error("pages: %s answered %s when rendered; its current version is kept", path, response.status_code)
-            version.delete()
+            if version is not None:
+                version.delete()
             return None
         unchanged = current is not None and current.content_id == (content.pk if content else None)
         if unchanged or (current is None and content is None):
-            version.delete()
+            if version is not None:
+                version.delete()
             if current is not None:  # confirmed current as of now, by this release
                 PageVersion.objects.filter(pk=current.pk).update(release=release, generation=generation)
             _record_dependencies(page, seen)
             return None
-        version.content = content
-        version.headers = [[name, value] for name, value in response.items()] if content else []
-        version.save(update_fields=["content", "headers"])
-        version.revisions.set(revisions)
+        headers = [[name, value] for name, value in response.items()] if content else []
+        if version is None:
+            version = PageVersion.objects.create(**fields, content=content, headers=headers)
+        else:
+            version.content, version.headers = content, headers
+            version.save(update_fields=["content", "headers"])
+        if revisions:
+            version.revisions.set(revisions)
         page.current = version
         page.save(update_fields=["current"])
         _record_dependencies(page, seen)
@@ -174,10 +186,75 @@ def first_version(path):
     return store_version(path, timezone.now(), content_generation(), rendered=rendered)
 
 
+def public_paths():
+    """The address of every public page served as published (the sitemap's pages whose view is versioned): the
+    home page, the lists, the glossary, and each live overview, drug and trial."""
+    from django.urls import resolve
+
+    from treatments.sitemaps import SITEMAPS
+
+    paths = []
+    for sitemap_class in SITEMAPS.values():
+        sitemap = sitemap_class()
+        for item in sitemap.items():
+            path = sitemap.location(item)
+            if getattr(resolve(path).func, "page_versioned", False):
+                paths.append(path)
+    return paths
+
+
+def pages_to_build(paths=None):
+    """(addresses whose current version is not current for this release, how many are), in the order given: every
+    public page and every page stored before, unless `paths` names them. A version is not current when it was
+    rendered by another release, or before a change made outside the editorial workflow (serving.py renders such
+    a page again before serving it)."""
+    from treatments.caching import generation_state
+
+    paths = list(
+        dict.fromkeys([*public_paths(), *Page.objects.values_list("path", flat=True)] if paths is None else paths)
+    )
+    current = set(
+        Page.objects.filter(
+            current__release=current_release(), current__generation__gte=generation_state().outside_change
+        ).values_list("path", flat=True)
+    )
+    return [path for path in paths if path not in current], len(current & set(paths))
+
+
+def build_pages(paths):
+    """Render and store the current version of each of `paths` (`pages_to_build`); returns a Counter of what
+    happened: "stored" (a new version), "confirmed" (its HTML had not changed), "not public" (it answered 404 and
+    has no version, or its last version says it is gone), "failed" (it answered another status; see the log)."""
+    release, counts = current_release(), Counter()
+    for path in paths:
+        if first_version(path) is not None:
+            counts["stored"] += 1
+        else:
+            row = Page.objects.filter(path=path).values_list("current__release", "current__content").first()
+            if row is None or row[0] is None or row[1] is None:
+                counts["not public"] += 1
+            elif row[0] == release:
+                counts["confirmed"] += 1
+            else:
+                counts["failed"] += 1
+    return counts
+
+
 def _record_dependencies(page, seen):
-    page.dependencies.all().delete()
-    rows = [PageDependency(page=page, label=label, object_id=pk) for label, pk in sorted(seen.records)]
-    rows += [
-        PageDependency(page=page, label=label, fields=sorted(fields)) for label, fields in sorted(seen.lists.items())
-    ]
-    PageDependency.objects.bulk_create(rows)
+    """Keep what the page's current version showed: only the rows that differ from what it had are written (a page
+    rendered again usually shows the same records)."""
+    wanted = {(label, pk, ()) for label, pk in seen.records}
+    wanted |= {(label, None, tuple(sorted(fields))) for label, fields in seen.lists.items()}
+    kept, stale = set(), []
+    for pk, label, object_id, fields in page.dependencies.values_list("pk", "label", "object_id", "fields"):
+        key = (label, object_id, tuple(fields))
+        if key in wanted and key not in kept:
+            kept.add(key)
+        else:
+            stale.append(pk)
+    if stale:
+        PageDependency.objects.filter(pk__in=stale).delete()
+    PageDependency.objects.bulk_create(
+        PageDependency(page=page, label=label, object_id=pk, fields=list(fields))
+        for label, pk, fields in sorted(wanted - kept, key=lambda key: (key[0], key[1] or 0, key[2]))
+    )

@@ -58,6 +58,7 @@ PERSONAL_COOKIES = ("messages",)
 # A query-string value longer than this is answered but never stored (search terms are clipped shorter anyway).
 MAX_CACHED_PARAMETER_LENGTH = 100
 CHANNEL = "mesoinfo_content"
+CACHE_HEADER = "X-Page-Cache"
 LISTENER_NAME = "mesoinfo page cache listener"  # its application_name in pg_stat_activity
 
 
@@ -315,6 +316,13 @@ def cache_public_page(view, params=(), versioned=False):
     return page
 
 
+def _answered(response, hit):
+    """Say how an anonymous visitor's public page was answered: from the page cache or a stored version ("hit"),
+    or rendered for this request ("miss"). Not stored with the page; the load test counts it."""
+    response[CACHE_HEADER] = "hit" if hit else "miss"
+    return response
+
+
 class PageCacheMiddleware:
     """Serve and store whole public pages for anonymous GET and HEAD requests.
 
@@ -342,13 +350,13 @@ class PageCacheMiddleware:
                 served = current_versions.current(request.path, state, current_release())
                 if served is None:  # not a public page: the view answers (404)
                     return self.get_response(request)
-                content, headers = served
-                return HttpResponse(content, headers=headers)
+                content, headers, rendered = served
+                return _answered(HttpResponse(content, headers=headers), hit=not rendered)
         except DatabaseError:
             return self.get_response(request)  # the database is down: the view answers (with the friendly 503 page)
         key, variants = self._key(request, view, state.generation)
         if key is None:
-            return self.get_response(request)
+            return self.get_response(request)  # personal (a session), or the page cache is off
         # With a shared cache (Redis), each process also keeps pages in local memory ("pages_local"). Keys
         # name the content generation, so neither copy can be stale.
         local = caches["pages_local"] if "pages_local" in settings.CACHES else None
@@ -359,15 +367,15 @@ class PageCacheMiddleware:
                 local.set(key, hit, settings.PAGE_CACHE_SECONDS)
         if hit is not None:
             content, headers = hit
-            return HttpResponse(content, headers=headers)
+            return _answered(HttpResponse(content, headers=headers), hit=True)
         response = self.get_response(request)
         if response.status_code == 200 and not response.streaming and not response.cookies:
             if variants is not None and not self._variant_allowed(variants):
-                return response
+                return _answered(response, hit=False)
             page = (response.content, list(response.items()))
             for store in (cache, local) if local is not None else (cache,):
                 store.set(key, page, settings.PAGE_CACHE_SECONDS)
-        return response
+        return _answered(response, hit=False)
 
     @staticmethod
     def _public_view(request):
