@@ -1,9 +1,10 @@
 """Retention and size: versions are never deleted, so a page's archive grows with every publish that changes it.
 Each version's HTML is stored compressed, and once however many versions have the same HTML.
 
-The seed page is about 43 KB of HTML, about 11 KB compressed: each publish adds at most BYTES_PER_PUBLISH, so
-1,000 publishes of it keep its archive under 1,000 × BYTES_PER_PUBLISH = 14 MB (`bench/archive_size.py` makes
-the 1,000 publishes on PostgreSQL and measures it; docs/performance.md has the figure)."""
+The seed page is about 60 KB of HTML, about 15 KB compressed (43 KB and 11 KB before "Treatment today", the
+questions to ask and the page dates): each publish adds at most BYTES_PER_PUBLISH, so 1,000 publishes of it keep
+its archive under 1,000 × BYTES_PER_PUBLISH = 18 MB (`bench/archive_size.py` makes the 1,000 publishes on
+PostgreSQL and measures it; docs/performance.md has the figure)."""
 
 import datetime
 
@@ -20,7 +21,7 @@ from treatments.models import Overview
 pytestmark = pytest.mark.django_db
 
 PUBLISHES = 100
-BYTES_PER_PUBLISH = 14_000
+BYTES_PER_PUBLISH = 18_000
 
 
 def publish(overview, user, intro, note="", minor=False):
@@ -39,7 +40,7 @@ def seed():
     return user, overview, Page.objects.get(path=overview.get_absolute_url())
 
 
-def test_small_publishes_of_the_seed_page_add_at_most_14_kb_each(seed):
+def test_small_publishes_of_the_seed_page_add_at_most_18_kb_each(seed):
     user, overview, page = seed
     original = overview.intro
     for n in range(PUBLISHES):
@@ -58,7 +59,8 @@ def test_small_publishes_of_the_seed_page_add_at_most_14_kb_each(seed):
     size = page.archive_bytes()
     assert size <= (PUBLISHES + 1) * BYTES_PER_PUBLISH, f"{size / (PUBLISHES + 1):,.0f} bytes a version"
     html = page.current.content
-    assert html.size > 40_000 and len(bytes(html.compressed)) < html.size / 3  # stored compressed
+    assert html.size > 50_000 and len(bytes(html.compressed)) < html.size / 3  # stored compressed
+    assert size <= (PUBLISHES + 1) * (len(bytes(html.compressed)) + 3_000)  # the page, compressed, and its notes
 
 
 def test_a_version_with_the_html_of_an_earlier_one_stores_nothing_new(seed):
