@@ -10,6 +10,18 @@ from pages.publishing import build_pages, pages_to_build
 CHUNK = 200  # pages a process renders between two progress reports
 
 
+_inherited = []  # a forked process keeps its parent's connection objects alive, unused (see _fresh_connections)
+
+
+def _fresh_connections():
+    """In a forked process: set aside any database connection inherited from the parent. Its socket is the
+    parent's: a query here, or closing it (even by garbage collection), would corrupt the parent's session."""
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None:
+            _inherited.append(conn.connection)
+            conn.connection = None
+
+
 def _build_chunk(paths):
     return build_pages(paths)
 
@@ -49,7 +61,7 @@ class Command(BaseCommand):
         chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
         if jobs > 1 and len(chunks) > 1:
             connections.close_all()  # each process opens its own
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            with multiprocessing.get_context("fork").Pool(jobs, initializer=_fresh_connections) as pool:
                 for done, result in enumerate(pool.imap_unordered(_build_chunk, chunks), 1):
                     counts += result
                     progress(min(done * CHUNK, len(todo)))
