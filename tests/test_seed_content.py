@@ -1,7 +1,7 @@
 """What the seed page says: dated honestly, hedged like its sources, and nothing the sources do not give.
 
-Issue 12 (accuracy fixes) and issue 15 ("Treatment today"). The sources are ../shared/seed/: the seed page and
-reference-identifiers.md (the verified identifiers and facts).
+Issue 12 (accuracy fixes) and issue 15 ("Treatment today"). The sources are docs/sources/ (copies of
+../shared/seed/): the seed page and reference-identifiers.md (the verified identifiers and facts).
 """
 
 import html as html_lib
@@ -19,7 +19,7 @@ from treatments.models import Drug, GlossaryTerm, Overview, Trial
 
 pytestmark = pytest.mark.django_db
 
-SHARED = Path(settings.BASE_DIR).parent / "shared" / "seed"
+SHARED = Path(settings.BASE_DIR) / "docs" / "sources"  # copies of ../shared/seed/, so a clean clone has them
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 SEED_SLUG = "stage-iv-recurrent-pleural-mesothelioma"
 
